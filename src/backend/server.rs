@@ -1,0 +1,99 @@
+//! A connected, authenticated server and what the proxy knows about its session.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{BackendError, ServerPrepared};
+use crate::protocol::messages::btag;
+use crate::protocol::messages::ready_for_query::TxStatus;
+use crate::protocol::{build, split_frame};
+use crate::session::Settings;
+use crate::stream::Stream;
+
+/// Largest message a server may send us in one piece when the proxy needs the whole of it;
+/// DataRow and CopyData are streamed and never need to fit (PostgreSQL's limit is 1 GB).
+pub const MAX_SERVER_MESSAGE: u32 = 1 << 30;
+
+/// Where and how to cancel whatever this server is running.
+#[derive(Debug, Clone)]
+pub struct CancelTarget {
+    pub host: String,
+    pub port: u16,
+    pub pid: i32,
+    pub secret: i32,
+}
+
+impl CancelTarget {
+    /// Sends a CancelRequest on a fresh connection, as libpq does. Best effort: PostgreSQL
+    /// never answers a cancel, so errors only mean it could not be delivered.
+    pub async fn send(&self) -> std::io::Result<()> {
+        let mut s = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
+        let mut b = BytesMut::with_capacity(16);
+        build::cancel_request(&mut b, self.pid, self.secret);
+        s.write_all(&b).await?;
+        // Wait for the server to close, so the cancel is processed before we return.
+        let mut sink = [0u8; 1];
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), s.read(&mut sink)).await;
+        Ok(())
+    }
+}
+
+pub struct Server {
+    pub stream: Stream,
+    /// Bytes read from the server and not yet relayed.
+    pub rbuf: BytesMut,
+    pub cancel: CancelTarget,
+    /// ParameterStatus values reported at startup, in order.
+    pub startup_params: Arc<Vec<(String, String)>>,
+    /// Session settings the proxy has applied here (see `session::Settings`).
+    pub settings: Arc<Settings>,
+    pub prepared: ServerPrepared,
+    /// `true` only when idle at ReadyForQuery 'I' with nothing unread: the only state in which
+    /// the server may go back to the pool.
+    pub clean: bool,
+    pub created: Instant,
+    pub last_used: Instant,
+}
+
+impl Server {
+    pub fn backend_pid(&self) -> i32 {
+        self.cancel.pid
+    }
+
+    /// Runs one simple query the proxy originated and discards its results; used for health
+    /// checks, reset and rollback. Errors from the server are returned as `Refused`.
+    pub async fn run_internal(&mut self, sql: &str) -> Result<TxStatus, BackendError> {
+        let mut out = BytesMut::with_capacity(sql.len() + 6);
+        build::query(&mut out, sql);
+        self.clean = false;
+        self.stream.write_all(&out).await?;
+        let mut error = None;
+        loop {
+            while let Some(frame) = split_frame(&mut self.rbuf, MAX_SERVER_MESSAGE).map_err(|source| BackendError::Protocol { addr: self.addr(), source })? {
+                match frame.tag {
+                    btag::ERROR_RESPONSE => error = Some(crate::protocol::messages::error_response::ErrorFields::parse(&frame.body())),
+                    btag::READY_FOR_QUERY => {
+                        let status = TxStatus::from_body(&frame.body()).map_err(|source| BackendError::Protocol { addr: self.addr(), source })?;
+                        self.clean = status == TxStatus::Idle && self.rbuf.is_empty();
+                        self.last_used = Instant::now();
+                        return match error {
+                            Some(fields) => Err(BackendError::Refused { addr: self.addr(), fields }),
+                            None => Ok(status),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            if self.stream.read_buf(&mut self.rbuf).await? == 0 {
+                return Err(BackendError::Closed);
+            }
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.cancel.host, self.cancel.port)
+    }
+}

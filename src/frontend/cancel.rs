@@ -1,0 +1,75 @@
+//! The cancel registry: proxy-made (pid, secret) keys → the server currently running that
+//! client's statement. A CancelRequest arrives on a fresh connection, so this must be shared.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::backend::CancelTarget;
+
+/// What a client's cancel key points at; updated on every checkout and release.
+#[derive(Debug, Default)]
+pub struct CancelSlot {
+    target: Mutex<Option<CancelTarget>>,
+}
+
+impl CancelSlot {
+    pub fn set(&self, t: Option<CancelTarget>) {
+        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = t;
+    }
+    fn get(&self) -> Option<CancelTarget> {
+        self.target.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+#[derive(Default)]
+pub struct CancelRegistry {
+    map: Mutex<HashMap<i32, (i32, Arc<CancelSlot>)>>,
+}
+
+/// Removes the key when the client leaves.
+pub struct CancelKey {
+    pub pid: i32,
+    pub secret: i32,
+    pub slot: Arc<CancelSlot>,
+    registry: Arc<CancelRegistry>,
+}
+
+impl Drop for CancelKey {
+    fn drop(&mut self) {
+        self.registry.map.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.pid);
+    }
+}
+
+impl CancelRegistry {
+    /// Issues a fresh random key for a new client.
+    pub fn register(self: &Arc<Self>) -> CancelKey {
+        let slot = Arc::new(CancelSlot::default());
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let pid = rand::random::<i32>() & 0x7fff_ffff;
+            if pid == 0 || map.contains_key(&pid) {
+                continue;
+            }
+            let secret = rand::random::<i32>();
+            map.insert(pid, (secret, slot.clone()));
+            return CancelKey { pid, secret, slot, registry: self.clone() };
+        }
+    }
+
+    /// Forwards a cancel to the server running that client's statement; silently nothing when
+    /// the key is unknown, the secret is wrong, or the client runs nothing (as PostgreSQL).
+    pub async fn cancel(&self, pid: i32, secret: i32) {
+        let target = {
+            let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            match map.get(&pid) {
+                Some((s, slot)) if *s == secret => slot.get(),
+                _ => None,
+            }
+        };
+        if let Some(t) = target {
+            if let Err(e) = t.send().await {
+                tracing::warn!(error = %e, "could not deliver cancel request to server");
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! One client session: login completion, then the loop that reads client messages, hands them
+//! to a pooled server and relays the answers.
+//!
+//! Transaction pooling: a server is checked out when the client sends something that needs
+//! one and goes back at the first ReadyForQuery 'I' with nothing outstanding. Session pooling:
+//! the server is held from login to disconnect and reset before it goes back.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::cancel::CancelKey;
+use super::error::FrontendError;
+use super::expect::Expect;
+use super::handshake::{self, Authenticated, Startup};
+use super::listener::{ClientGuard, Shared};
+use super::prepared::ClientPrepared;
+use super::ConnId;
+use crate::config::{Config, PoolMode, UserConfig};
+use crate::error::{write_error, write_fatal, ClientError};
+use crate::pool::{Checkout, PoolKey, ShardPool};
+use crate::protocol::build;
+use crate::protocol::messages::ready_for_query::TxStatus;
+use crate::protocol::startup::parse_options;
+use crate::router::session_command::SessionCommand;
+use crate::session::Settings;
+use crate::shardmap::Role;
+use crate::stream::Stream;
+
+/// Startup parameters that are not settings.
+const NOT_SETTINGS: [&str; 4] = ["user", "database", "options", "replication"];
+
+pub(super) struct Client {
+    pub id: ConnId,
+    pub stream: Stream,
+    pub rbuf: BytesMut,
+    /// Pending bytes for the client.
+    pub wbuf: BytesMut,
+    /// Pending bytes for the server.
+    pub sout: BytesMut,
+    pub shared: Arc<Shared>,
+    pub config: Arc<Config>,
+    pub user: Arc<UserConfig>,
+    pub mode: PoolMode,
+    pub pool: Arc<ShardPool>,
+    pub max_message: u32,
+    /// Settings the client asked for, committed.
+    pub settings: Arc<Settings>,
+    /// What RESET returns to: startup parameters and `options`.
+    pub startup_settings: Arc<Settings>,
+    /// Session changes seen in the current transaction, applied when it commits.
+    pub pending: Vec<SessionCommand>,
+    pub prepared: ClientPrepared,
+    /// The effect of executing the unnamed statement / the unnamed portal.
+    pub unnamed_statement_effect: Option<SessionCommand>,
+    pub unnamed_portal_effect: Option<SessionCommand>,
+    pub server: Option<Checkout>,
+    pub queue: VecDeque<Expect>,
+    /// Transaction status as last shown to the client.
+    pub tx: TxStatus,
+    /// The server last said ReadyForQuery and nothing was sent since.
+    pub server_at_rest: bool,
+    /// The server is skipping messages until Sync after an error in an extended batch.
+    pub server_skipping: bool,
+    /// The proxy refused a message of an extended batch: drop the client's messages until Sync.
+    pub client_skipping: bool,
+    /// Bytes of a streamed (large) DataRow/CopyData still to relay, and whether to drop them.
+    pub pass_remaining: usize,
+    pub pass_suppress: bool,
+    pub cancel: CancelKey,
+    /// When the oldest outstanding request was sent (for query_timeout), and whether a cancel
+    /// was already sent for it.
+    pub busy_since: Option<Instant>,
+    pub cancel_sent: bool,
+}
+
+pub(super) async fn run(tcp: TcpStream, id: ConnId, shared: Arc<Shared>, guard: ClientGuard) {
+    let auth = match handshake::startup(tcp, &shared).await {
+        Ok(Startup::Cancelled) => return,
+        Ok(Startup::Session(a)) => a,
+        Err(f) => {
+            tracing::info!(error = %f.error, "login failed");
+            if let Some(mut stream) = f.stream {
+                let mut out = BytesMut::new();
+                write_fatal(&mut out, &f.error);
+                let _ = stream.write_all(&out).await;
+                let _ = stream.shutdown().await;
+            }
+            return;
+        }
+    };
+    let mut client = match Client::login(*auth, id, shared.clone()).await {
+        Ok(c) => c,
+        Err((mut stream, e)) => {
+            tracing::info!(error = %e, "login refused");
+            let mut out = BytesMut::new();
+            write_fatal(&mut out, &e);
+            let _ = stream.write_all(&out).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+    };
+    tracing::debug!("client logged in");
+    let result = client.serve().await;
+    match &result {
+        Ok(()) => tracing::debug!("client left"),
+        Err(e) => {
+            tracing::info!(error = %e, "client session ended with an error");
+            if e.is_fatal() && !matches!(e, FrontendError::Io(_)) {
+                client.wbuf.clear();
+                write_error(&mut client.wbuf, e);
+                let _ = client.stream.write_all(&client.wbuf).await;
+            }
+        }
+    }
+    client.finish().await;
+    drop(guard);
+}
+
+impl Client {
+    async fn login(auth: Authenticated, id: ConnId, shared: Arc<Shared>) -> Result<Client, (Stream, FrontendError)> {
+        let Authenticated { stream, rbuf, config, user, database, params } = auth;
+        let max = config.pool.max_client_conn;
+        if shared.clients.load(std::sync::atomic::Ordering::Relaxed) > max as usize {
+            return Err((stream, FrontendError::TooManyClients(max)));
+        }
+        if shared.shutdown.is_cancelled() {
+            return Err((stream, FrontendError::ShuttingDown));
+        }
+        let mut startup = Settings::default();
+        for (k, v) in &params.params {
+            if !NOT_SETTINGS.contains(&k.as_str()) {
+                startup.set_literal(k, v);
+            }
+        }
+        if let Some(options) = params.get("options") {
+            match parse_options(options) {
+                Ok(pairs) => pairs.iter().for_each(|(k, v)| startup.set_literal(k, v)),
+                Err(e) => return Err((stream, FrontendError::BadOptions(e))),
+            }
+        }
+        let Some(shard) = database.map.single() else {
+            return Err((stream, FrontendError::UnknownDatabase(format!("{} (sharded maps are not routed yet)", database.name))));
+        };
+        let Some(endpoint) = database.map.shard(shard).map(|s| s.primary.clone()) else {
+            return Err((stream, FrontendError::UnknownDatabase(database.name.clone())));
+        };
+        let shard_name = database.map.shard(shard).map(|s| s.name.clone()).unwrap_or_else(|| crate::shardmap::ShardName::new("?"));
+        let key = PoolKey { database: database.name.clone(), shard: shard_name, role: Role::Primary, user: user.name.clone() };
+        let pool = shared.pools.get(key, &endpoint, &user);
+        let cancel = shared.cancels.register();
+        let startup = Arc::new(startup);
+        let mut client = Client {
+            id,
+            stream,
+            rbuf,
+            wbuf: BytesMut::with_capacity(8192),
+            sout: BytesMut::with_capacity(8192),
+            mode: user.pool_mode,
+            max_message: config.limits.max_message_size,
+            config,
+            user,
+            pool,
+            shared,
+            settings: startup.clone(),
+            startup_settings: startup,
+            pending: Vec::new(),
+            prepared: ClientPrepared::default(),
+            unnamed_statement_effect: None,
+            unnamed_portal_effect: None,
+            server: None,
+            queue: VecDeque::new(),
+            tx: TxStatus::Idle,
+            server_at_rest: true,
+            server_skipping: false,
+            client_skipping: false,
+            pass_remaining: 0,
+            pass_suppress: false,
+            cancel,
+            busy_since: None,
+            cancel_sent: false,
+        };
+        // The client must see the server's ParameterStatus values; the first server of a pool
+        // reports them. Session mode keeps the server it checks out here.
+        let params = match client.pool.startup_params() {
+            Some(p) if client.mode == PoolMode::Transaction => p,
+            _ => match client.checkout().await {
+                Ok(()) => client.server.as_ref().map(|s| s.startup_params.clone()).unwrap_or_default(),
+                Err(e) => return Err((client.stream, e)),
+            },
+        };
+        if client.mode == PoolMode::Transaction {
+            client.release();
+        }
+        client.greet(&params, &startup_values(&params_list(&client)));
+        if let Err(e) = client.flush_client().await {
+            return Err((client.stream, e));
+        }
+        Ok(client)
+    }
+
+    /// AuthenticationOk, ParameterStatus (the server's values, the client's own where it set
+    /// them at startup), BackendKeyData (ours), ReadyForQuery.
+    fn greet(&mut self, server_params: &[(String, String)], client_values: &[(String, String)]) {
+        build::auth_ok(&mut self.wbuf);
+        for (name, value) in server_params {
+            let own = client_values.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+            let value = match own {
+                Some(v) if name == "client_encoding" => v.to_ascii_uppercase(),
+                Some(v) => v.to_string(),
+                None => value.clone(),
+            };
+            build::parameter_status(&mut self.wbuf, name, &value);
+        }
+        build::backend_key_data(&mut self.wbuf, self.cancel.pid, self.cancel.secret);
+        build::ready_for_query(&mut self.wbuf, TxStatus::Idle);
+    }
+
+    /// The main loop. Returns when the client terminates or the connection fails.
+    async fn serve(&mut self) -> Result<(), FrontendError> {
+        let shutdown = self.shared.shutdown.clone();
+        let hard_stop = self.shared.hard_stop.clone();
+        let query_timeout = self.config.pool.query_timeout;
+        loop {
+            if self.handle_client_frames().await? {
+                return Ok(());
+            }
+            self.flush_server().await?;
+            self.flush_client().await?;
+            self.maybe_release();
+            if shutdown.is_cancelled() && self.server.is_none() && self.rbuf.is_empty() {
+                return Err(FrontendError::ShuttingDown);
+            }
+            let deadline = match (query_timeout, self.busy_since) {
+                (Some(t), Some(since)) if !self.queue.is_empty() => Some(since + t),
+                _ => None,
+            };
+            let far = Instant::now() + Duration::from_secs(86_400);
+            let client_read;
+            match self.server.as_mut() {
+                Some(server) => {
+                    let server = &mut **server;
+                    tokio::select! {
+                        r = server.stream.read_buf(&mut server.rbuf) => {
+                            if r.map_err(|e| FrontendError::ServerLost(e.to_string()))? == 0 {
+                                return self.server_lost("server closed the connection").await;
+                            }
+                            self.relay_server()?;
+                            self.flush_client().await?;
+                            continue;
+                        }
+                        r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
+                        () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                            self.on_query_timeout().await?;
+                            continue;
+                        }
+                        () = hard_stop.cancelled() => return Err(FrontendError::ShuttingDown),
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
+                        () = shutdown.cancelled() => return Err(FrontendError::ShuttingDown),
+                    }
+                }
+            }
+            if client_read == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Gets a server for this client and brings its session settings in line.
+    pub async fn checkout(&mut self) -> Result<(), FrontendError> {
+        let server = self.pool.checkout().await?;
+        self.cancel.slot.set(Some(server.cancel.clone()));
+        self.server = Some(server);
+        self.server_at_rest = true;
+        self.server_skipping = false;
+        Ok(())
+    }
+
+    /// Releases the server when transaction pooling allows it.
+    pub fn maybe_release(&mut self) {
+        if self.mode == PoolMode::Transaction && self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
+            self.release();
+        }
+    }
+
+    pub fn release(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.clean = self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0 && self.tx == TxStatus::Idle;
+            server.last_used = std::time::Instant::now();
+            self.cancel.slot.set(None);
+            self.busy_since = None;
+            self.cancel_sent = false;
+        }
+    }
+
+    pub async fn flush_client(&mut self) -> Result<(), FrontendError> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.wbuf.clear();
+        }
+        Ok(())
+    }
+
+    pub async fn flush_server(&mut self) -> Result<(), FrontendError> {
+        if self.sout.is_empty() {
+            return Ok(());
+        }
+        let Some(server) = self.server.as_mut() else {
+            self.sout.clear();
+            return Ok(());
+        };
+        if let Err(e) = server.stream.write_all(&self.sout).await {
+            self.sout.clear();
+            return self.server_lost(&e.to_string()).await;
+        }
+        self.sout.clear();
+        Ok(())
+    }
+
+    /// The server died under us. A client with no transaction open gets an error and keeps its
+    /// session; one inside a transaction cannot continue it and is disconnected.
+    async fn server_lost(&mut self, why: &str) -> Result<(), FrontendError> {
+        tracing::warn!(reason = why, "server connection lost");
+        if let Some(mut s) = self.server.take() {
+            s.clean = false;
+        }
+        self.cancel.slot.set(None);
+        let had_work = !self.queue.is_empty();
+        self.queue.clear();
+        self.pass_remaining = 0;
+        if self.tx != TxStatus::Idle || self.mode == PoolMode::Session {
+            return Err(FrontendError::ServerLost(why.to_string()));
+        }
+        if had_work {
+            let e = FrontendError::ServerLost(why.to_string());
+            crate::protocol::build::error_response(&mut self.wbuf, crate::protocol::build::Severity::Error, e.sqlstate().code(), &e.client_message(), None);
+            build::ready_for_query(&mut self.wbuf, TxStatus::Idle);
+        }
+        self.server_at_rest = true;
+        self.flush_client().await
+    }
+
+    async fn on_query_timeout(&mut self) -> Result<(), FrontendError> {
+        if self.cancel_sent {
+            if let Some(mut s) = self.server.take() {
+                s.clean = false;
+            }
+            return Err(FrontendError::QueryTimeout);
+        }
+        self.cancel_sent = true;
+        self.busy_since = Some(Instant::now());
+        if let Some(s) = self.server.as_ref() {
+            let target = s.cancel.clone();
+            tracing::info!("query_timeout reached; cancelling the statement");
+            tokio::spawn(async move {
+                let _ = target.send().await;
+            });
+        }
+        Ok(())
+    }
+
+    /// Returns the server (if any) clean: rolled back when the client left inside a
+    /// transaction, reset in session mode, or closed when neither is possible.
+    async fn finish(&mut self) {
+        let Some(mut server) = self.server.take() else { return };
+        self.cancel.slot.set(None);
+        let idle_between_queries = self.queue.is_empty() && self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0;
+        let timeout = Duration::from_secs(5);
+        server.clean = false;
+        if !idle_between_queries {
+            return; // mid-statement: closing is the only safe choice
+        }
+        if self.tx != TxStatus::Idle {
+            match tokio::time::timeout(timeout, server.run_internal("ROLLBACK")).await {
+                Ok(Ok(TxStatus::Idle)) => {}
+                _ => return,
+            }
+        }
+        if self.mode == PoolMode::Session {
+            let reset = self.config.pool.reset_query.clone();
+            if !reset.is_empty() {
+                match tokio::time::timeout(timeout, server.run_internal(&reset)).await {
+                    Ok(Ok(TxStatus::Idle)) => {
+                        server.settings = Arc::new(Settings::default());
+                        server.prepared.clear();
+                    }
+                    _ => return,
+                }
+            }
+        }
+        server.clean = server.rbuf.is_empty();
+        server.last_used = std::time::Instant::now();
+    }
+}
+
+fn params_list(c: &Client) -> Vec<(String, String)> {
+    c.startup_settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Startup settings are stored as quoted literals; ParameterStatus wants the bare value.
+fn startup_values(list: &[(String, String)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| {
+            let bare = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')).map(|s| s.replace("''", "'")).unwrap_or_else(|| v.clone());
+            (k.clone(), bare)
+        })
+        .collect()
+}

@@ -1,0 +1,62 @@
+//! A client's named prepared statements under transaction pooling. The client's name maps to
+//! a proxy name derived from the statement itself, so any server that has it can run it and
+//! the statement is prepared on a server only when that server lacks it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::protocol::messages::parse::Parse;
+use crate::router::session_command::SessionCommand;
+
+#[derive(Debug)]
+pub struct PreparedStatement {
+    /// `sg_` + 128 bits of SHA-256 over SQL and parameter types: equal statements share it,
+    /// and a collision (which would run the wrong SQL) is not a practical possibility.
+    pub server_name: Arc<str>,
+    pub parse: Parse,
+    /// What executing it does to session state (SET and friends), if anything.
+    pub effect: Option<SessionCommand>,
+}
+
+impl PreparedStatement {
+    pub fn new(parse: Parse, effect: Option<SessionCommand>) -> Self {
+        let mut h = Sha256::new();
+        h.update(&parse.sql);
+        h.update([0u8]);
+        h.update(&parse.param_types);
+        let digest = h.finalize();
+        let mut name = String::with_capacity(3 + 32);
+        name.push_str("sg_");
+        for b in digest.iter().take(16) {
+            name.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            name.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        Self { server_name: name.into(), parse, effect }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ClientPrepared {
+    by_name: HashMap<Bytes, Arc<PreparedStatement>>,
+}
+
+impl ClientPrepared {
+    pub fn get(&self, name: &[u8]) -> Option<&Arc<PreparedStatement>> {
+        self.by_name.get(name)
+    }
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.by_name.contains_key(name)
+    }
+    pub fn insert(&mut self, name: Bytes, stmt: Arc<PreparedStatement>) {
+        self.by_name.insert(name, stmt);
+    }
+    pub fn remove(&mut self, name: &[u8]) {
+        self.by_name.remove(name);
+    }
+    pub fn clear(&mut self) {
+        self.by_name.clear();
+    }
+}

@@ -1,0 +1,255 @@
+//! Server → client: relays the server's replies as raw frames, matching them against the
+//! expectation queue to drop replies to injected messages, insert the proxy's own replies,
+//! keep session state, and notice when the server is at rest. DataRow and CopyData frames
+//! larger than a threshold are streamed through without being buffered whole.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use super::client::Client;
+use super::error::FrontendError;
+use super::expect::Expect;
+use crate::protocol::frame::peek_header;
+use crate::protocol::messages::btag;
+use crate::protocol::messages::command_complete;
+use crate::protocol::messages::ready_for_query::TxStatus;
+use crate::protocol::{build, ProtocolError};
+use crate::router::session_command::SessionCommand;
+use crate::session::Settings;
+
+/// Rows bigger than this are relayed piecemeal instead of being buffered whole.
+const STREAM_THRESHOLD: usize = 64 * 1024;
+/// Everything the proxy must read whole from a server is small; rows are streamed.
+const MAX_SERVER_MESSAGE: u32 = 1 << 30;
+
+impl Client {
+    /// Processes everything buffered from the server.
+    pub(super) fn relay_server(&mut self) -> Result<(), FrontendError> {
+        let Some(server) = self.server.as_mut() else { return Ok(()) };
+        let mut rbuf = std::mem::take(&mut server.rbuf);
+        let result = self.relay_buffer(&mut rbuf);
+        if let Some(server) = self.server.as_mut() {
+            server.rbuf = rbuf;
+        }
+        result
+    }
+
+    fn relay_buffer(&mut self, rbuf: &mut BytesMut) -> Result<(), FrontendError> {
+        loop {
+            if self.pass_remaining > 0 {
+                let n = self.pass_remaining.min(rbuf.len());
+                if n == 0 {
+                    return Ok(());
+                }
+                let chunk = rbuf.split_to(n);
+                if !self.pass_suppress {
+                    self.wbuf.extend_from_slice(&chunk);
+                }
+                self.pass_remaining -= n;
+                continue;
+            }
+            let Some((tag, total)) = peek_header(rbuf, MAX_SERVER_MESSAGE).map_err(server_protocol)? else {
+                return Ok(());
+            };
+            if rbuf.len() < total {
+                if (tag == btag::DATA_ROW || tag == btag::COPY_DATA) && total > STREAM_THRESHOLD {
+                    let n = rbuf.len();
+                    let chunk = rbuf.split_to(n);
+                    self.pass_suppress = !self.queue.front().is_none_or(Expect::forwards);
+                    if !self.pass_suppress {
+                        self.wbuf.extend_from_slice(&chunk);
+                    }
+                    self.pass_remaining = total - n;
+                    return Ok(());
+                }
+                rbuf.reserve(total - rbuf.len());
+                return Ok(());
+            }
+            let frame = rbuf.split_to(total);
+            self.on_server_frame(tag, &frame)?;
+        }
+    }
+
+    fn on_server_frame(&mut self, tag: u8, frame: &[u8]) -> Result<(), FrontendError> {
+        let body = frame.get(5..).unwrap_or_default();
+        match tag {
+            // Asynchronous messages may come at any time and always reach the client.
+            btag::NOTICE_RESPONSE | btag::NOTIFICATION | btag::PARAMETER_STATUS => {
+                self.wbuf.extend_from_slice(frame);
+                return Ok(());
+            }
+            btag::ERROR_RESPONSE => return self.on_server_error(frame),
+            _ => {}
+        }
+        let Some(front) = self.queue.front_mut() else {
+            // Nothing was asked: relay it and never pool this server again.
+            tracing::warn!(tag = %(tag as char), "unsolicited message from server");
+            self.wbuf.extend_from_slice(frame);
+            if let Some(s) = self.server.as_mut() {
+                s.clean = false;
+            }
+            return Ok(());
+        };
+        let forward = front.forwards() || (matches!(front, Expect::Abort { simple: true }) && tag == btag::READY_FOR_QUERY);
+        if tag == btag::COMMAND_COMPLETE {
+            let ctag = command_complete::tag(body);
+            let effect = match front {
+                Expect::Query { effects, next, .. } => {
+                    let e = effects.get(*next).cloned();
+                    *next += 1;
+                    e
+                }
+                Expect::Execute { effect } => effect.take(),
+                _ => None,
+            };
+            if ctag == b"ROLLBACK" {
+                self.pending.clear();
+            } else if let Some(e) = effect.filter(|e| tag_matches(e, ctag)) {
+                self.pending.push(e);
+            }
+        }
+        if forward {
+            self.wbuf.extend_from_slice(frame);
+        }
+        if !front.completed_by(tag) {
+            return Ok(());
+        }
+        let done = self.queue.pop_front();
+        if tag == btag::READY_FOR_QUERY {
+            let status = TxStatus::from_body(body).map_err(server_protocol)?;
+            let internal = matches!(done, Some(Expect::Query { internal: true, .. }));
+            if !internal {
+                self.tx = status;
+            }
+            if status == TxStatus::Idle {
+                self.commit_pending();
+            }
+            if self.queue.is_empty() {
+                self.server_at_rest = true;
+                self.busy_since = None;
+            }
+        }
+        self.emit_synthetic();
+        Ok(())
+    }
+
+    fn on_server_error(&mut self, frame: &[u8]) -> Result<(), FrontendError> {
+        let Some(front) = self.queue.front() else {
+            // A FATAL with nothing asked (e.g. the server is shutting down).
+            self.wbuf.extend_from_slice(frame);
+            if let Some(s) = self.server.as_mut() {
+                s.clean = false;
+            }
+            return Ok(());
+        };
+        match front {
+            Expect::Abort { simple: true } => {
+                // Our refusal was already sent; ReadyForQuery follows and is relayed.
+                return Ok(());
+            }
+            Expect::Query { pending_mark, .. } => {
+                let mark = *pending_mark;
+                self.pending.truncate(mark);
+                self.wbuf.extend_from_slice(frame);
+                return Ok(());
+            }
+            Expect::FunctionCall => {
+                self.wbuf.extend_from_slice(frame);
+                return Ok(());
+            }
+            Expect::Abort { simple: false } => {}
+            _ => self.wbuf.extend_from_slice(frame),
+        }
+        // Extended protocol: the server now skips everything up to Sync, so do we.
+        while let Some(e) = self.queue.front() {
+            if matches!(e, Expect::Sync) {
+                break;
+            }
+            if let Some(Expect::Parse { server_name, client_name, .. }) = self.queue.pop_front() {
+                if let (Some(n), Some(s)) = (server_name, self.server.as_mut()) {
+                    s.prepared.remove(&n);
+                }
+                if let Some(c) = client_name {
+                    self.prepared.remove(&c);
+                }
+            }
+        }
+        if self.queue.is_empty() {
+            self.server_skipping = true;
+        }
+        Ok(())
+    }
+
+    /// Releases the proxy's own replies that have reached the front of the queue.
+    fn emit_synthetic(&mut self) {
+        while let Some(front) = self.queue.front() {
+            match front {
+                Expect::Synthetic(b) => {
+                    self.wbuf.extend_from_slice(b);
+                }
+                Expect::SyntheticReady => build::ready_for_query(&mut self.wbuf, self.tx),
+                _ => return,
+            }
+            self.queue.pop_front();
+        }
+    }
+
+    /// The transaction ended committed (ReadyForQuery 'I'): session changes made in it now
+    /// belong to the client, and the server holds them too.
+    fn commit_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut client = (*self.settings).clone();
+        let mut server = self.server.as_ref().map(|s| (*s.settings).clone()).unwrap_or_default();
+        for cmd in self.pending.drain(..) {
+            match cmd {
+                SessionCommand::Set { name, value } => {
+                    client.set(&name, &value);
+                    server.set(&name, &value);
+                }
+                SessionCommand::Reset { name } => {
+                    // RESET returns to the startup value on a real server, and to the server's
+                    // own default on ours.
+                    client.reset(&name);
+                    if let Some(v) = self.startup_settings.get(&name) {
+                        client.set(&name, v);
+                    }
+                    server.reset(&name);
+                }
+                SessionCommand::ResetAll => {
+                    client = (*self.startup_settings).clone();
+                    server = Settings::default();
+                }
+                SessionCommand::DiscardAll => {
+                    client = (*self.startup_settings).clone();
+                    server = Settings::default();
+                    self.prepared.clear();
+                    if let Some(s) = self.server.as_mut() {
+                        s.prepared.clear();
+                    }
+                }
+                SessionCommand::Deallocate { .. } | SessionCommand::Listen | SessionCommand::TransactionScoped | SessionCommand::Other => {}
+            }
+        }
+        let client = Arc::new(client);
+        self.settings = client.clone();
+        if let Some(s) = self.server.as_mut() {
+            s.settings = if *client == server { client } else { Arc::new(server) };
+        }
+    }
+}
+
+fn tag_matches(cmd: &SessionCommand, tag: &[u8]) -> bool {
+    match cmd {
+        SessionCommand::Set { .. } => tag == b"SET",
+        SessionCommand::Reset { .. } | SessionCommand::ResetAll => tag == b"RESET",
+        SessionCommand::DiscardAll => tag == b"DISCARD ALL",
+        SessionCommand::Deallocate { .. } | SessionCommand::Listen | SessionCommand::TransactionScoped | SessionCommand::Other => false,
+    }
+}
+
+fn server_protocol(e: ProtocolError) -> FrontendError {
+    FrontendError::ServerLost(format!("malformed message from server: {e}"))
+}

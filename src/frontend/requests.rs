@@ -1,0 +1,386 @@
+//! Client → server: each client message is forwarded, rewritten (prepared statement names
+//! under transaction pooling), answered by the proxy itself, or refused — and an expectation
+//! is queued for every reply the client must see, in order.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
+
+use super::client::Client;
+use super::error::FrontendError;
+use super::expect::Expect;
+use super::prepared::PreparedStatement;
+use crate::config::PoolMode;
+use crate::error::{write_error, ClientError};
+use crate::protocol::messages::describe::{Target, TargetName};
+use crate::protocol::messages::ready_for_query::TxStatus;
+use crate::protocol::messages::{bind::Bind, close, describe, parse::Parse, query::Query, tag};
+use crate::protocol::{build, split_frame, Frame, ProtocolError};
+use crate::router::lexer::statements;
+use crate::router::session_command::{classify, SessionCommand};
+
+/// SQL that cannot parse, sent only to make the server abort what the proxy refused.
+const ABORT_SQL: &str = "shardgate: refused by the proxy";
+
+impl Client {
+    /// Processes every whole message buffered from the client. `Ok(true)`: the client said
+    /// Terminate.
+    pub(super) async fn handle_client_frames(&mut self) -> Result<bool, FrontendError> {
+        while let Some(frame) = split_frame(&mut self.rbuf, self.max_message)? {
+            if self.client_skipping && frame.tag != tag::SYNC {
+                continue;
+            }
+            match frame.tag {
+                tag::QUERY => self.on_query(frame).await?,
+                tag::PARSE => self.on_parse(frame).await?,
+                tag::BIND => self.on_bind(frame).await?,
+                tag::DESCRIBE => self.on_describe(frame).await?,
+                tag::EXECUTE => self.on_execute(frame).await?,
+                tag::CLOSE => self.on_close(frame).await?,
+                tag::SYNC => self.on_sync(frame).await?,
+                tag::FLUSH => {
+                    if self.server.is_some() {
+                        self.send(&frame.bytes);
+                    }
+                }
+                tag::COPY_DATA | tag::COPY_DONE | tag::COPY_FAIL => {
+                    // Outside COPY these are ignored, as PostgreSQL does.
+                    if self.server.is_some() {
+                        self.send(&frame.bytes);
+                    }
+                }
+                tag::FUNCTION_CALL => {
+                    self.ensure_server().await?;
+                    self.send(&frame.bytes);
+                    self.queue.push_back(Expect::FunctionCall);
+                }
+                tag::TERMINATE => return Ok(true),
+                other => return Err(ProtocolError::Unexpected { tag: other as char, during: "a session" }.into()),
+            }
+            // Bound what one read can make us buffer for the server.
+            if self.sout.len() > 256 * 1024 {
+                self.flush_server().await?;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Appends bytes for the server; marks the server busy.
+    pub(super) fn send(&mut self, bytes: &[u8]) {
+        self.sout.extend_from_slice(bytes);
+        self.server_at_rest = false;
+        if self.busy_since.is_none() {
+            self.busy_since = Some(Instant::now());
+            self.cancel_sent = false;
+        }
+    }
+
+    /// Queues `e` unless the server is skipping to Sync (it would never answer).
+    fn expect(&mut self, e: Expect) {
+        if self.server_skipping && !matches!(e, Expect::Sync) {
+            return;
+        }
+        if matches!(e, Expect::Sync) {
+            self.server_skipping = false;
+        }
+        self.queue.push_back(e);
+    }
+
+    /// Answers with `bytes` once everything before has been answered.
+    fn synthetic(&mut self, bytes: Bytes) {
+        if self.queue.is_empty() {
+            self.wbuf.extend_from_slice(&bytes);
+        } else {
+            self.expect(Expect::Synthetic(bytes));
+        }
+    }
+
+    /// Checks out a server if the client has none, and brings its settings in line with the
+    /// client's whenever the server is between transactions.
+    pub(super) async fn ensure_server(&mut self) -> Result<(), FrontendError> {
+        if self.server.is_none() {
+            self.checkout().await?;
+        }
+        let at_boundary = self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle;
+        if at_boundary {
+            let Some(server) = self.server.as_mut() else { return Ok(()) };
+            if !Arc::ptr_eq(&server.settings, &self.settings) {
+                if let Some(sql) = server.settings.diff_sql(&self.settings) {
+                    tracing::debug!(sql = %sql, "applying session settings to server");
+                    build::query(&mut self.sout, &sql);
+                    self.server_at_rest = false;
+                    self.queue.push_back(Expect::Query { effects: Vec::new(), next: 0, pending_mark: self.pending.len(), internal: true });
+                }
+                server.settings = self.settings.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses one request the way PostgreSQL reports an error at that point: in an extended
+    /// batch the rest of it is dropped up to Sync; in a transaction the server is made to fail
+    /// the transaction too, so what the client sees next is exactly what PostgreSQL would say.
+    async fn refuse(&mut self, e: FrontendError, simple: bool) -> Result<(), FrontendError> {
+        if e.is_fatal() {
+            return Err(e);
+        }
+        let mut err = BytesMut::new();
+        write_error(&mut err, &e);
+        let err = err.freeze();
+        if self.server.is_some() && (self.tx != TxStatus::Idle || !self.server_at_rest || !self.queue.is_empty()) {
+            self.synthetic(err);
+            if self.server_skipping {
+                // The server already skips to Sync: nothing more to abort.
+            } else if simple {
+                build::query(&mut self.sout, ABORT_SQL);
+            } else {
+                let mut p = BytesMut::new();
+                Parse { name: Bytes::new(), sql: Bytes::from_static(ABORT_SQL.as_bytes()), param_types: Bytes::from_static(&[0, 0]) }.write_renamed("", &mut p);
+                self.sout.extend_from_slice(&p);
+            }
+            if !self.server_skipping {
+                self.server_at_rest = false;
+                self.queue.push_back(Expect::Abort { simple });
+            }
+        } else {
+            self.synthetic(err);
+            if simple {
+                self.synthetic_ready();
+            }
+        }
+        if !simple {
+            self.client_skipping = true;
+        }
+        Ok(())
+    }
+
+    fn synthetic_ready(&mut self) {
+        if self.queue.is_empty() {
+            build::ready_for_query(&mut self.wbuf, self.tx);
+        } else {
+            self.expect(Expect::SyntheticReady);
+        }
+    }
+
+    async fn on_query(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        let q = Query::parse(&frame.body())?;
+        let sql = std::str::from_utf8(&q.sql).unwrap_or_default();
+        let mut effects = Vec::new();
+        let mut count = 0usize;
+        for stmt in statements(sql) {
+            count += 1;
+            let cmd = classify(stmt);
+            if self.mode == PoolMode::Transaction {
+                match &cmd {
+                    SessionCommand::Listen => return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, true).await,
+                    SessionCommand::Deallocate { name } if count == 1 && statements(sql).nth(1).is_none() => {
+                        let tag = match name {
+                            Some(n) => {
+                                self.prepared.remove(n.as_bytes());
+                                "DEALLOCATE"
+                            }
+                            None => {
+                                self.prepared.clear();
+                                "DEALLOCATE ALL"
+                            }
+                        };
+                        let mut b = BytesMut::new();
+                        build::command_complete(&mut b, tag);
+                        self.synthetic(b.freeze());
+                        self.synthetic_ready();
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+            }
+            if !matches!(cmd, SessionCommand::Other) || !effects.is_empty() {
+                effects.resize(count - 1, SessionCommand::Other);
+                effects.push(cmd);
+            }
+        }
+        if let Err(e) = self.ensure_server().await {
+            return self.refuse(e, true).await;
+        }
+        self.send(&frame.bytes);
+        let mark = self.pending.len();
+        self.expect(Expect::Query { effects, next: 0, pending_mark: mark, internal: false });
+        Ok(())
+    }
+
+    async fn on_parse(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        let parse = Parse::parse(&frame.body())?;
+        let sql = std::str::from_utf8(&parse.sql).unwrap_or_default();
+        let effect = statements(sql).next().map(classify).filter(|c| !matches!(c, SessionCommand::Other));
+        if self.mode == PoolMode::Transaction && matches!(effect, Some(SessionCommand::Listen)) {
+            return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false).await;
+        }
+        if parse.name.is_empty() || self.mode == PoolMode::Session {
+            if let Err(e) = self.ensure_server().await {
+                return self.refuse(e, false).await;
+            }
+            if parse.name.is_empty() {
+                self.unnamed_statement_effect = effect;
+            }
+            self.send(&frame.bytes);
+            self.expect(Expect::Parse { server_name: None, client_name: None, forward: true });
+            return Ok(());
+        }
+        if self.prepared.contains(&parse.name) {
+            let name = String::from_utf8_lossy(&parse.name).into_owned();
+            return self.refuse(FrontendError::PreparedExists(name), false).await;
+        }
+        let name = parse.name.clone();
+        let stmt = Arc::new(PreparedStatement::new(parse, effect));
+        self.prepared.insert(name.clone(), stmt.clone());
+        if let Err(e) = self.ensure_server().await {
+            self.prepared.remove(&name);
+            return self.refuse(e, false).await;
+        }
+        if self.server_has(&stmt) {
+            let mut b = BytesMut::new();
+            build::parse_complete(&mut b);
+            self.synthetic(b.freeze());
+        } else {
+            self.prepare_on_server(&stmt, Some(name), true);
+        }
+        Ok(())
+    }
+
+    fn server_has(&mut self, stmt: &PreparedStatement) -> bool {
+        self.server.as_mut().is_some_and(|s| s.prepared.contains(&stmt.server_name))
+    }
+
+    /// Sends Parse under the proxy name (closing what falls out of the server's bounded set).
+    fn prepare_on_server(&mut self, stmt: &PreparedStatement, client_name: Option<Bytes>, forward: bool) {
+        let max = self.config.pool.max_prepared_per_server;
+        let evicted = match self.server.as_mut() {
+            Some(s) => s.prepared.insert(stmt.server_name.clone(), max),
+            None => return,
+        };
+        let mut out = BytesMut::new();
+        for old in evicted {
+            TargetName::write(tag::CLOSE, Target::Statement, &old, &mut out);
+            self.expect(Expect::Close { forward: false });
+        }
+        stmt.parse.write_renamed(&stmt.server_name, &mut out);
+        self.send(&out);
+        self.expect(Expect::Parse { server_name: Some(stmt.server_name.clone()), client_name, forward });
+    }
+
+    /// The client's statement `name`, prepared on the current server if it is not there yet.
+    async fn resolve_statement(&mut self, name: &Bytes) -> Result<Option<Arc<PreparedStatement>>, FrontendError> {
+        let Some(stmt) = self.prepared.get(name).cloned() else {
+            return Err(FrontendError::PreparedMissing(String::from_utf8_lossy(name).into_owned()));
+        };
+        self.ensure_server().await?;
+        if !self.server_has(&stmt) {
+            self.prepare_on_server(&stmt, None, false);
+        }
+        Ok(Some(stmt))
+    }
+
+    fn renames(&self, name: &Bytes) -> bool {
+        self.mode == PoolMode::Transaction && !name.is_empty()
+    }
+
+    async fn on_bind(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        let bind = Bind::parse(&frame.body())?;
+        let effect = if self.renames(&bind.statement) {
+            let stmt = match self.resolve_statement(&bind.statement).await {
+                Ok(s) => s,
+                Err(e) => return self.refuse(e, false).await,
+            };
+            let mut out = BytesMut::new();
+            if let Some(stmt) = &stmt {
+                bind.write_renamed(&stmt.server_name, &mut out);
+            }
+            self.send(&out);
+            stmt.and_then(|s| s.effect.clone())
+        } else {
+            if let Err(e) = self.ensure_server().await {
+                return self.refuse(e, false).await;
+            }
+            self.send(&frame.bytes);
+            if bind.statement.is_empty() {
+                self.unnamed_statement_effect.clone()
+            } else {
+                None
+            }
+        };
+        if bind.portal.is_empty() {
+            self.unnamed_portal_effect = effect;
+        }
+        self.expect(Expect::Bind);
+        Ok(())
+    }
+
+    async fn on_describe(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        let d = describe::parse(&frame.body())?;
+        if d.target == Target::Statement && self.renames(&d.name) {
+            let stmt = match self.resolve_statement(&d.name).await {
+                Ok(s) => s,
+                Err(e) => return self.refuse(e, false).await,
+            };
+            let mut out = BytesMut::new();
+            if let Some(stmt) = &stmt {
+                TargetName::write(tag::DESCRIBE, Target::Statement, &stmt.server_name, &mut out);
+            }
+            self.send(&out);
+        } else {
+            if let Err(e) = self.ensure_server().await {
+                return self.refuse(e, false).await;
+            }
+            self.send(&frame.bytes);
+        }
+        self.expect(Expect::Describe);
+        Ok(())
+    }
+
+    async fn on_execute(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        if let Err(e) = self.ensure_server().await {
+            return self.refuse(e, false).await;
+        }
+        let portal_is_unnamed = frame.body().first() == Some(&0);
+        let effect = if portal_is_unnamed { self.unnamed_portal_effect.clone() } else { None };
+        self.send(&frame.bytes);
+        self.expect(Expect::Execute { effect });
+        Ok(())
+    }
+
+    async fn on_close(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        let c = close::parse(&frame.body())?;
+        if c.target == Target::Statement && self.renames(&c.name) {
+            // The server copy stays for other clients; the bounded set closes it eventually.
+            self.prepared.remove(&c.name);
+            let mut b = BytesMut::new();
+            build::close_complete(&mut b);
+            self.synthetic(b.freeze());
+            return Ok(());
+        }
+        if self.server.is_none() && c.target == Target::Portal {
+            // No server: no portal can exist, and closing a missing portal is not an error.
+            let mut b = BytesMut::new();
+            build::close_complete(&mut b);
+            self.synthetic(b.freeze());
+            return Ok(());
+        }
+        if let Err(e) = self.ensure_server().await {
+            return self.refuse(e, false).await;
+        }
+        self.send(&frame.bytes);
+        self.expect(Expect::Close { forward: true });
+        Ok(())
+    }
+
+    async fn on_sync(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        self.client_skipping = false;
+        if self.server.is_some() {
+            self.send(&frame.bytes);
+            self.expect(Expect::Sync);
+        } else {
+            self.synthetic_ready();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! shardgate: a PostgreSQL wire-protocol pooler and sharding proxy.
+//!
+//! The binary (`main.rs`) is a thin CLI over this library so that integration tests can start
+//! the proxy in-process on a free port.
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::dbg_macro,
+    clippy::await_holding_lock,
+    clippy::large_futures
+)]
+
+pub mod auth;
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod frontend;
+pub mod pool;
+pub mod protocol;
+pub mod router;
+pub mod server;
+pub mod session;
+pub mod shardmap;
+pub mod stream;
+pub mod tls;

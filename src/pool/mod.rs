@@ -1,0 +1,148 @@
+//! Pools of authenticated servers, one bb8 pool per (database, shard, role, user).
+//!
+//! bb8 findings this module works around (see DESIGN.md, crate notes): connect errors reach
+//! the waiting client at once through an error sink (`failures.rs`) instead of surfacing as a
+//! bare timeout;
+//! a server goes back only when `clean` (idle ReadyForQuery 'I', nothing unread), otherwise
+//! bb8 drops it; and the validity ping runs only for servers idle longer than a threshold.
+
+mod error;
+mod failures;
+mod manager;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use error::PoolError;
+use failures::{ConnectFailures, FailureSink};
+pub use manager::ServerManager;
+
+use crate::backend::ConnectParams;
+use crate::config::{PoolSettings, UserConfig};
+use crate::shardmap::{Endpoint, Role, ServerTlsMode, ShardName};
+
+/// A server checked out of a pool; dropping it returns it (if clean) or closes it.
+pub type Checkout = bb8::PooledConnection<'static, ServerManager>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    pub database: String,
+    pub shard: ShardName,
+    pub role: Role,
+    pub user: String,
+}
+
+impl std::fmt::Display for PoolKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}/{}", self.database, self.shard, self.role.as_str(), self.user)
+    }
+}
+
+pub struct ShardPool {
+    pub key: PoolKey,
+    pub endpoint: Endpoint,
+    pool: bb8::Pool<ServerManager>,
+    startup_params: Arc<OnceLock<Arc<Vec<(String, String)>>>>,
+    checkout_timeout: std::time::Duration,
+    failures: Arc<ConnectFailures>,
+}
+
+impl ShardPool {
+    /// Waits up to the checkout timeout for a server, or until opening one fails.
+    /// Cancel-safe: a dropped call takes nothing.
+    pub async fn checkout(&self) -> Result<Checkout, PoolError> {
+        let woken = self.failures.notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        tokio::select! {
+            r = self.pool.get_owned() => match r {
+                Ok(c) => Ok(c),
+                Err(bb8::RunError::User(e)) => Err(PoolError::Backend(std::sync::Arc::new(e))),
+                Err(bb8::RunError::TimedOut) => Err(match self.failures.recent(self.checkout_timeout) {
+                    Some(e) => PoolError::Backend(e),
+                    None => PoolError::Timeout { pool: self.key.to_string(), waited_ms: self.checkout_timeout.as_millis() as u64 },
+                }),
+            },
+            () = &mut woken => match self.failures.recent(std::time::Duration::from_secs(1)) {
+                Some(e) => Err(PoolError::Backend(e)),
+                None => Err(PoolError::Timeout { pool: self.key.to_string(), waited_ms: 0 }),
+            },
+        }
+    }
+
+    /// The ParameterStatus values the first server of this pool reported at startup.
+    pub fn startup_params(&self) -> Option<Arc<Vec<(String, String)>>> {
+        self.startup_params.get().cloned()
+    }
+
+    pub fn state(&self) -> bb8::State {
+        self.pool.state()
+    }
+}
+
+/// All pools of this process, created on first use.
+pub struct Pools {
+    settings: PoolSettings,
+    pools: Mutex<HashMap<PoolKey, Arc<ShardPool>>>,
+    tls_no_verify: Option<tokio_rustls::TlsConnector>,
+}
+
+impl Pools {
+    pub fn new(settings: PoolSettings) -> Self {
+        Self { settings, pools: Mutex::new(HashMap::new()), tls_no_verify: crate::tls::connector_no_verify().ok() }
+    }
+
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// The pool for `key`, created lazily (no connection is opened until first use or min_idle).
+    pub fn get(&self, key: PoolKey, endpoint: &Endpoint, user: &UserConfig) -> Arc<ShardPool> {
+        let mut pools = match self.pools.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(p) = pools.get(&key) {
+            if &p.endpoint == endpoint {
+                return p.clone();
+            }
+        }
+        let pool = Arc::new(self.build(key.clone(), endpoint, user));
+        pools.insert(key, pool.clone());
+        pool
+    }
+
+    fn build(&self, key: PoolKey, endpoint: &Endpoint, user: &UserConfig) -> ShardPool {
+        let tls = match endpoint.tls {
+            ServerTlsMode::Disable => None,
+            ServerTlsMode::Prefer | ServerTlsMode::Require => self.tls_no_verify.clone(),
+            ServerTlsMode::VerifyFull => crate::tls::connector_verify(endpoint.ca_file.as_deref().map(std::path::Path::new)).ok(),
+        };
+        let startup_params = Arc::new(OnceLock::new());
+        let failures = Arc::new(ConnectFailures::default());
+        let manager = ServerManager {
+            params: ConnectParams {
+                endpoint: endpoint.clone(),
+                user: user.server_user.clone(),
+                password: user.server_password.clone(),
+                tls,
+                timeout: self.settings.connect_timeout,
+            },
+            ping_after_idle: self.settings.ping_after_idle,
+            startup_params: startup_params.clone(),
+        };
+        let s = &self.settings;
+        let pool = bb8::Pool::builder()
+            .max_size(user.pool_size)
+            .min_idle(if s.min_idle > 0 { Some(s.min_idle.min(user.pool_size)) } else { None })
+            .connection_timeout(s.checkout_timeout)
+            .idle_timeout(s.idle_timeout)
+            .max_lifetime(s.lifetime)
+            .retry_connection(false)
+            .test_on_check_out(true)
+            .queue_strategy(bb8::QueueStrategy::Lifo)
+            .error_sink(Box::new(FailureSink(failures.clone())))
+            .build_unchecked(manager);
+        ShardPool { key, endpoint: endpoint.clone(), pool, startup_params, checkout_timeout: s.checkout_timeout, failures }
+    }
+}

@@ -1,0 +1,205 @@
+//! Builders for every message shardgate originates, towards clients and towards servers.
+//! Each appends one whole message to `out`, so a reply of several messages costs one buffer
+//! and one write.
+
+use bytes::{BufMut, BytesMut};
+
+use super::messages::ready_for_query::TxStatus;
+
+/// Writes a message whose body the closure appends, patching the length afterwards.
+fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+    out.put_u8(tag);
+    let at = out.len();
+    out.put_u32(0);
+    body(out);
+    let len = (out.len() - at) as u32;
+    if let Some(slot) = out.get_mut(at..at + 4) {
+        slot.copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+fn cstr(out: &mut BytesMut, s: &[u8]) {
+    out.put_slice(s);
+    out.put_u8(0);
+}
+
+/// Severity of an ErrorResponse: `Fatal` ends the session after it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Fatal,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "ERROR",
+            Self::Fatal => "FATAL",
+        }
+    }
+}
+
+/// The one builder of ErrorResponse. `code` is a five-character SQLSTATE.
+pub fn error_response(out: &mut BytesMut, severity: Severity, code: &str, message_text: &str, hint: Option<&str>) {
+    message(out, b'E', |b| {
+        b.put_u8(b'S');
+        cstr(b, severity.as_str().as_bytes());
+        b.put_u8(b'V');
+        cstr(b, severity.as_str().as_bytes());
+        b.put_u8(b'C');
+        cstr(b, code.as_bytes());
+        b.put_u8(b'M');
+        cstr(b, message_text.as_bytes());
+        if let Some(h) = hint {
+            b.put_u8(b'H');
+            cstr(b, h.as_bytes());
+        }
+        b.put_u8(0);
+    });
+}
+
+pub fn ready_for_query(out: &mut BytesMut, status: TxStatus) {
+    message(out, b'Z', |b| b.put_u8(status.byte()));
+}
+
+pub fn auth_ok(out: &mut BytesMut) {
+    message(out, b'R', |b| b.put_i32(0));
+}
+
+pub fn auth_cleartext(out: &mut BytesMut) {
+    message(out, b'R', |b| b.put_i32(3));
+}
+
+pub fn auth_md5(out: &mut BytesMut, salt: [u8; 4]) {
+    message(out, b'R', |b| {
+        b.put_i32(5);
+        b.put_slice(&salt);
+    });
+}
+
+/// AuthenticationSASL offering only SCRAM-SHA-256: we never offer the -PLUS variant, since
+/// channel binding through a proxy would bind to the wrong TLS session.
+pub fn auth_sasl(out: &mut BytesMut) {
+    message(out, b'R', |b| {
+        b.put_i32(10);
+        cstr(b, b"SCRAM-SHA-256");
+        b.put_u8(0);
+    });
+}
+
+pub fn auth_sasl_continue(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'R', |b| {
+        b.put_i32(11);
+        b.put_slice(data);
+    });
+}
+
+pub fn auth_sasl_final(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'R', |b| {
+        b.put_i32(12);
+        b.put_slice(data);
+    });
+}
+
+pub fn parameter_status(out: &mut BytesMut, name: &str, value: &str) {
+    message(out, b'S', |b| {
+        cstr(b, name.as_bytes());
+        cstr(b, value.as_bytes());
+    });
+}
+
+pub fn backend_key_data(out: &mut BytesMut, pid: i32, secret: i32) {
+    message(out, b'K', |b| {
+        b.put_i32(pid);
+        b.put_i32(secret);
+    });
+}
+
+pub fn parse_complete(out: &mut BytesMut) {
+    message(out, b'1', |_| {});
+}
+
+pub fn close_complete(out: &mut BytesMut) {
+    message(out, b'3', |_| {});
+}
+
+pub fn command_complete(out: &mut BytesMut, tag: &str) {
+    message(out, b'C', |b| cstr(b, tag.as_bytes()));
+}
+
+/// The single-byte answer to SSLRequest / GSSENCRequest ('S' or 'N'); not a framed message.
+pub fn negotiation_answer(out: &mut BytesMut, accept: bool) {
+    out.put_u8(if accept { b'S' } else { b'N' });
+}
+
+// ---- towards servers ----
+
+pub fn startup_message(out: &mut BytesMut, params: &[(&str, &str)]) {
+    let at = out.len();
+    out.put_u32(0);
+    out.put_u32(196_608);
+    for (k, v) in params {
+        cstr(out, k.as_bytes());
+        cstr(out, v.as_bytes());
+    }
+    out.put_u8(0);
+    let len = (out.len() - at) as u32;
+    if let Some(slot) = out.get_mut(at..at + 4) {
+        slot.copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+pub fn ssl_request(out: &mut BytesMut) {
+    out.put_u32(8);
+    out.put_u32(80_877_103);
+}
+
+pub fn cancel_request(out: &mut BytesMut, pid: i32, secret: i32) {
+    out.put_u32(16);
+    out.put_u32(80_877_102);
+    out.put_i32(pid);
+    out.put_i32(secret);
+}
+
+pub fn password_message(out: &mut BytesMut, password: &[u8]) {
+    message(out, b'p', |b| cstr(b, password));
+}
+
+pub fn sasl_initial_response(out: &mut BytesMut, mechanism: &str, data: &[u8]) {
+    message(out, b'p', |b| {
+        cstr(b, mechanism.as_bytes());
+        b.put_i32(data.len() as i32);
+        b.put_slice(data);
+    });
+}
+
+pub fn sasl_response(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'p', |b| b.put_slice(data));
+}
+
+pub fn query(out: &mut BytesMut, sql: &str) {
+    message(out, b'Q', |b| cstr(b, sql.as_bytes()));
+}
+
+pub fn sync(out: &mut BytesMut) {
+    message(out, b'S', |_| {});
+}
+
+pub fn terminate(out: &mut BytesMut) {
+    message(out, b'X', |_| {});
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::messages::error_response::ErrorFields;
+
+    #[test]
+    fn error_response_round_trips() {
+        let mut b = BytesMut::new();
+        error_response(&mut b, Severity::Error, "0A000", "no", Some("do this"));
+        let f = crate::protocol::split_frame(&mut b, 1 << 20).unwrap().unwrap();
+        let e = ErrorFields::parse(&f.body());
+        assert_eq!((e.code.as_str(), e.message.as_str(), e.hint.as_deref()), ("0A000", "no", Some("do this")));
+    }
+}

@@ -1,0 +1,95 @@
+//! `Bind`: creates a portal from a statement and parameter values. We only read the names;
+//! the formats and values after them are forwarded as one untouched slice.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::protocol::cursor::Cursor;
+use crate::protocol::ProtocolError;
+
+#[derive(Debug, Clone)]
+pub struct Bind {
+    pub portal: Bytes,
+    pub statement: Bytes,
+    /// Parameter formats, values and result formats, as sent.
+    pub rest: Bytes,
+}
+
+impl Bind {
+    pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
+        let mut c = Cursor::new(body, "Bind");
+        let portal = c.cstr()?;
+        let statement = c.cstr()?;
+        let rest = c.remaining();
+        validate_rest(rest)?;
+        Ok(Self {
+            portal: Cursor::share(body, portal),
+            statement: Cursor::share(body, statement),
+            rest: Cursor::share(body, rest),
+        })
+    }
+
+    /// Writes this Bind naming another statement.
+    pub fn write_renamed(&self, statement: &str, out: &mut BytesMut) {
+        let len = 4 + self.portal.len() + 1 + statement.len() + 1 + self.rest.len();
+        out.reserve(1 + len);
+        out.put_u8(b'B');
+        out.put_u32(len as u32);
+        out.put_slice(&self.portal);
+        out.put_u8(0);
+        out.put_slice(statement.as_bytes());
+        out.put_u8(0);
+        out.put_slice(&self.rest);
+    }
+}
+
+/// Checks the formats/values/result-formats part is well formed, so a malformed Bind is
+/// refused here rather than by the server after we have rewritten it.
+fn validate_rest(rest: &[u8]) -> Result<(), ProtocolError> {
+    let mut c = Cursor::new(rest, "Bind");
+    let nformats = c.i16()?;
+    if nformats < 0 {
+        return Err(ProtocolError::malformed("Bind", "negative format count"));
+    }
+    c.take(2 * nformats as usize)?;
+    let nvalues = c.i16()?;
+    if nvalues < 0 {
+        return Err(ProtocolError::malformed("Bind", "negative parameter count"));
+    }
+    for _ in 0..nvalues {
+        c.value()?;
+    }
+    let nresults = c.i16()?;
+    if nresults < 0 {
+        return Err(ProtocolError::malformed("Bind", "negative result format count"));
+    }
+    c.take(2 * nresults as usize)?;
+    if !c.is_empty() {
+        return Err(ProtocolError::malformed("Bind", "trailing bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renaming_keeps_values() {
+        let body = Bytes::from_static(b"p1\0s1\0\0\0\0\x01\0\0\0\x0242\0\0");
+        let b = Bind::parse(&body).unwrap();
+        assert_eq!(&b.statement[..], b"s1");
+        let mut out = BytesMut::new();
+        b.write_renamed("sg_x", &mut out);
+        let again = Bind::parse(&out.freeze().slice(5..)).unwrap();
+        assert_eq!(&again.statement[..], b"sg_x");
+        assert_eq!(again.rest, b.rest);
+    }
+
+    #[test]
+    fn truncated_binds_are_errors() {
+        for cut in 0..18 {
+            let body = Bytes::copy_from_slice(&b"p1\0s1\0\0\0\0\x01\0\0\0\x0242\0\0"[..cut]);
+            assert!(Bind::parse(&body).is_err(), "cut {cut}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! A small SQL lexer: splits a query string into statements at top-level semicolons and reads
+//! words, honouring quotes ('…', E'…', "…", $tag$…$tag$) and comments (--, nested /* */).
+//! It is a byte scan with no allocation, cheap enough to run on every simple Query.
+
+/// Statements of `sql`, trimmed, without their terminating `;`. Empty statements are skipped.
+pub fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    let bytes = sql.as_bytes();
+    let mut start = 0usize;
+    let mut done = false;
+    std::iter::from_fn(move || loop {
+        if done {
+            return None;
+        }
+        let end = next_semicolon(bytes, start);
+        let piece = sql.get(start..end).unwrap_or_default();
+        if end >= bytes.len() {
+            done = true;
+        }
+        start = end + 1;
+        let t = piece.trim();
+        if !strip_comments_only(t) {
+            return Some(t);
+        }
+    })
+}
+
+/// `true` when the text is empty or only comments and whitespace.
+fn strip_comments_only(t: &str) -> bool {
+    Words::new(t).next().is_none()
+}
+
+fn next_semicolon(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        match c {
+            b';' => return i,
+            b'\'' => i = skip_quoted(b, i + 1, b'\'', backslash_escapes(b, i)),
+            b'"' => i = skip_quoted(b, i + 1, b'"', false),
+            b'-' if b.get(i + 1) == Some(&b'-') => i = skip_line(b, i),
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block(b, i),
+            b'$' => i = skip_dollar(b, i),
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+fn backslash_escapes(b: &[u8], quote_at: usize) -> bool {
+    quote_at > 0
+        && matches!(b.get(quote_at - 1), Some(b'e' | b'E'))
+        && !quote_at.checked_sub(2).and_then(|p| b.get(p)).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Returns the index after the closing quote (doubled quotes stay inside).
+fn skip_quoted(b: &[u8], mut i: usize, q: u8, escapes: bool) -> usize {
+    while let Some(&c) = b.get(i) {
+        if escapes && c == b'\\' {
+            i += 2;
+            continue;
+        }
+        if c == q {
+            if b.get(i + 1) == Some(&q) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+fn skip_line(b: &[u8], i: usize) -> usize {
+    b.get(i..).and_then(|r| r.iter().position(|&c| c == b'\n')).map_or(b.len(), |p| i + p + 1)
+}
+
+fn skip_block(b: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i < b.len() {
+        if b.get(i) == Some(&b'/') && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else if b.get(i) == Some(&b'*') && b.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// `$tag$ … $tag$`; a `$` that does not open a dollar quote (e.g. `$1`) is one byte.
+fn skip_dollar(b: &[u8], i: usize) -> usize {
+    let tag_end = b.get(i + 1..).and_then(|r| r.iter().position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))).map(|p| i + 1 + p);
+    let Some(te) = tag_end else { return i + 1 };
+    if b.get(te) != Some(&b'$') || b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        return i + 1;
+    }
+    let tag = b.get(i..=te).unwrap_or_default();
+    let body = te + 1;
+    b.get(body..)
+        .and_then(|r| r.windows(tag.len()).position(|w| w == tag))
+        .map_or(b.len(), |p| body + p + tag.len())
+}
+
+/// Words of one statement: identifiers/keywords, quoted strings, numbers and single
+/// punctuation characters, each as a slice of the input. Comments are skipped.
+pub struct Words<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Words<'a> {
+    pub fn new(s: &'a str) -> Self {
+        Self { s, i: 0 }
+    }
+
+    /// The rest of the statement from the current position, trimmed.
+    pub fn rest(&self) -> &'a str {
+        self.s.get(self.i..).unwrap_or_default().trim()
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.s.as_bytes();
+        loop {
+            let c = *b.get(self.i)?;
+            if c.is_ascii_whitespace() {
+                self.i += 1;
+            } else if c == b'-' && b.get(self.i + 1) == Some(&b'-') {
+                self.i = skip_line(b, self.i);
+            } else if c == b'/' && b.get(self.i + 1) == Some(&b'*') {
+                self.i = skip_block(b, self.i);
+            } else {
+                break;
+            }
+        }
+        let start = self.i;
+        let c = *b.get(start)?;
+        let end = match c {
+            b'\'' => skip_quoted(b, start + 1, b'\'', false),
+            b'"' => skip_quoted(b, start + 1, b'"', false),
+            b'$' => skip_dollar(b, start),
+            c if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 => {
+                let mut e = start;
+                while b.get(e).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c >= 0x80) {
+                    e += 1;
+                }
+                e
+            }
+            _ => start + 1,
+        };
+        let end = end.max(start + 1).min(b.len());
+        // Stay on a char boundary for multi-byte input.
+        let mut end = end;
+        while end < b.len() && !self.s.is_char_boundary(end) {
+            end += 1;
+        }
+        self.i = end;
+        self.s.get(start..end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_top_level_semicolons_only() {
+        let q = "SET a = 'x;y'; select $$;$$ ; /* ; */ -- ;\n select \"a;b\";;";
+        let v: Vec<_> = statements(q).collect();
+        assert_eq!(v, vec!["SET a = 'x;y'", "select $$;$$", "/* ; */ -- ;\n select \"a;b\""]);
+    }
+
+    #[test]
+    fn words_skip_comments() {
+        let w: Vec<_> = Words::new("/* c */ SET  search_path -- x\n TO 'a b', public").collect();
+        assert_eq!(w, vec!["SET", "search_path", "TO", "'a b'", ",", "public"]);
+    }
+
+    #[test]
+    fn e_strings_and_dollar_params() {
+        let v: Vec<_> = statements(r"select E'a\';b'; select $1").collect();
+        assert_eq!(v, vec![r"select E'a\';b'", "select $1"]);
+    }
+}

@@ -1,0 +1,139 @@
+//! Statements that change session state or that transaction pooling must intercept.
+
+use super::lexer::Words;
+
+/// What one statement does to the session, as far as the pooler cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// `SET [SESSION] name {TO|=} value`: kept per client. `value` is verbatim SQL.
+    Set { name: String, value: String },
+    /// `RESET name` or `SET name TO DEFAULT`.
+    Reset { name: String },
+    /// `RESET ALL`.
+    ResetAll,
+    /// `DISCARD ALL`: resets settings and drops prepared statements.
+    DiscardAll,
+    /// `DEALLOCATE [PREPARE] name`; `None` = `DEALLOCATE ALL`.
+    Deallocate { name: Option<String> },
+    /// LISTEN / UNLISTEN: needs a server for the whole session.
+    Listen,
+    /// `SET LOCAL`, `SET TRANSACTION`, `SET CONSTRAINTS`: last only for the transaction.
+    TransactionScoped,
+    /// Anything else.
+    Other,
+}
+
+fn is(word: &str, kw: &str) -> bool {
+    word.eq_ignore_ascii_case(kw)
+}
+
+/// Reads one statement (as split by `lexer::statements`).
+pub fn classify(stmt: &str) -> SessionCommand {
+    let mut w = Words::new(stmt);
+    let Some(first) = w.next() else { return SessionCommand::Other };
+    if is(first, "set") {
+        set(w)
+    } else if is(first, "reset") {
+        match w.next() {
+            Some(n) if is(n, "all") => SessionCommand::ResetAll,
+            Some(n) => SessionCommand::Reset { name: setting_name(n, &mut w) },
+            None => SessionCommand::Other,
+        }
+    } else if is(first, "discard") {
+        match w.next() {
+            Some(n) if is(n, "all") => SessionCommand::DiscardAll,
+            _ => SessionCommand::Other,
+        }
+    } else if is(first, "deallocate") {
+        let mut n = w.next();
+        if n.is_some_and(|n| is(n, "prepare")) {
+            n = w.next();
+        }
+        match n {
+            Some(n) if is(n, "all") => SessionCommand::Deallocate { name: None },
+            Some(n) => SessionCommand::Deallocate { name: Some(ident(n)) },
+            None => SessionCommand::Other,
+        }
+    } else if is(first, "listen") || is(first, "unlisten") {
+        SessionCommand::Listen
+    } else {
+        SessionCommand::Other
+    }
+}
+
+fn set(mut w: Words<'_>) -> SessionCommand {
+    let Some(mut n) = w.next() else { return SessionCommand::Other };
+    if is(n, "local") || is(n, "transaction") || is(n, "constraints") {
+        return SessionCommand::TransactionScoped;
+    }
+    if is(n, "session") {
+        match w.next() {
+            Some(next) if is(next, "characteristics") => return SessionCommand::TransactionScoped,
+            Some(next) => n = next,
+            None => return SessionCommand::Other,
+        }
+    }
+    // `SET TIME ZONE x` and `SET ROLE x` / `SET SESSION AUTHORIZATION x` have no TO/=.
+    if is(n, "time") {
+        if w.next().is_some_and(|z| is(z, "zone")) {
+            return value("timezone", w.rest());
+        }
+        return SessionCommand::Other;
+    }
+    if is(n, "role") {
+        return value("role", w.rest());
+    }
+    if is(n, "authorization") {
+        return value("session_authorization", w.rest());
+    }
+    let name = setting_name(n, &mut w);
+    match w.next() {
+        Some(t) if is(t, "to") || t == "=" => value(&name, w.rest()),
+        _ => SessionCommand::Other,
+    }
+}
+
+fn value(name: &str, rest: &str) -> SessionCommand {
+    if rest.is_empty() {
+        return SessionCommand::Other;
+    }
+    if rest.eq_ignore_ascii_case("default") {
+        return SessionCommand::Reset { name: name.to_string() };
+    }
+    SessionCommand::Set { name: name.to_string(), value: rest.to_string() }
+}
+
+/// Setting names are identifiers, possibly quoted or qualified (`shardgate.shard`).
+fn setting_name(first: &str, _w: &mut Words<'_>) -> String {
+    ident(first)
+}
+
+fn ident(word: &str) -> String {
+    match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => word.to_ascii_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_forms() {
+        assert_eq!(classify("SET search_path TO a, b"), SessionCommand::Set { name: "search_path".into(), value: "a, b".into() });
+        assert_eq!(classify("set SESSION work_mem = '64MB'"), SessionCommand::Set { name: "work_mem".into(), value: "'64MB'".into() });
+        assert_eq!(classify("SET TIME ZONE 'UTC'"), SessionCommand::Set { name: "timezone".into(), value: "'UTC'".into() });
+        assert_eq!(classify("SET x.y TO DEFAULT"), SessionCommand::Reset { name: "x.y".into() });
+        assert_eq!(classify("SET LOCAL work_mem = 1"), SessionCommand::TransactionScoped);
+        assert_eq!(classify("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"), SessionCommand::TransactionScoped);
+        assert_eq!(classify("RESET ALL"), SessionCommand::ResetAll);
+        assert_eq!(classify("reset Work_Mem"), SessionCommand::Reset { name: "work_mem".into() });
+        assert_eq!(classify("DISCARD ALL"), SessionCommand::DiscardAll);
+        assert_eq!(classify("DEALLOCATE PREPARE s1"), SessionCommand::Deallocate { name: Some("s1".into()) });
+        assert_eq!(classify("deallocate all"), SessionCommand::Deallocate { name: None });
+        assert_eq!(classify("LISTEN chan"), SessionCommand::Listen);
+        assert_eq!(classify("SELECT 1"), SessionCommand::Other);
+        assert_eq!(classify("settle"), SessionCommand::Other);
+    }
+}

@@ -1,0 +1,128 @@
+//! The shard map model: shards, their endpoints and (in later work) sharding functions and
+//! table rules. Pure data and validation: no I/O, no dependency on the rest of the crate.
+//!
+//! A map is built from its YAML form (`RawShardMap`, see `raw.rs`) by `TryFrom`, which does
+//! all checking; a `ShardMap` that exists is valid.
+
+mod raw;
+
+pub use raw::RawShardMap;
+
+use std::fmt;
+
+/// A shard's name as the DBA wrote it in the map. Stable across reloads; pools are keyed by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardName(String);
+
+impl ShardName {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ShardName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Index of a shard within one map version. Never a bare `usize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardIdx(pub u16);
+
+/// The `version:` of the map format (not of its content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormatVersion(pub u32);
+
+/// Which server of a shard a statement needs. Replicas arrive with read/write splitting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Primary,
+    Replica,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Replica => "replica",
+        }
+    }
+}
+
+/// How shardgate talks TLS to one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ServerTlsMode {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS if the server offers it, else plain (libpq's `prefer`).
+    Prefer,
+    /// TLS or fail; the certificate is not verified (libpq's `require`).
+    Require,
+    /// TLS with the certificate verified against the system roots or `ca_file`.
+    VerifyFull,
+}
+
+/// One PostgreSQL server: where it is and which database on it holds the shard.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub tls: ServerTlsMode,
+    pub ca_file: Option<String>,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}/{}", self.host, self.port, self.database)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    pub name: ShardName,
+    pub primary: Endpoint,
+    /// Carried now, used by read/write splitting later.
+    pub replicas: Vec<Endpoint>,
+}
+
+/// A validated shard map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardMap {
+    pub format: FormatVersion,
+    shards: Vec<Shard>,
+}
+
+impl ShardMap {
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    pub fn shard(&self, idx: ShardIdx) -> Option<&Shard> {
+        self.shards.get(usize::from(idx.0))
+    }
+
+    pub fn indices(&self) -> impl Iterator<Item = ShardIdx> + '_ {
+        (0..self.shards.len()).map(|i| ShardIdx(i as u16))
+    }
+
+    /// The only shard when the map has exactly one (pure pooler mode).
+    pub fn single(&self) -> Option<ShardIdx> {
+        (self.shards.len() == 1).then_some(ShardIdx(0))
+    }
+}
+
+/// A problem in a map, with the YAML location of the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, field `{field}`: {message}")]
+pub struct MapError {
+    pub line: u32,
+    pub column: u32,
+    pub field: String,
+    pub message: String,
+}
