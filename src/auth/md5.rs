@@ -17,7 +17,8 @@ use super::AuthError;
 const PREFIX: &str = "md5";
 
 /// `md5(password || user)`, as pg_authid stores it (`md5` + 32 lowercase hex digits).
-#[derive(Clone, PartialEq, Eq)]
+/// No `PartialEq`: a derived comparison is not constant-time; [`Md5Secret::verify`] is.
+#[derive(Clone)]
 pub struct Md5Secret([u8; 16]);
 
 impl Md5Secret {
@@ -38,14 +39,19 @@ impl Md5Secret {
             .ok_or(AuthError::BadVerifier("md5 secret lacks the md5 prefix"))?;
         decode_lower_hex(hex.as_bytes())
             .map(Self)
-            .ok_or(AuthError::BadVerifier("md5 secret is not 32 lowercase hex digits"))
+            .ok_or(AuthError::BadVerifier(
+                "md5 secret is not 32 lowercase hex digits",
+            ))
     }
 
     /// Checks the body of the client's PasswordMessage against this secret and the salt sent in
     /// AuthenticationMD5Password. A trailing NUL is accepted so the caller may pass the body as
     /// framed. Compared in constant time, so timing reveals nothing about the expected hash.
+    #[must_use = "ignoring the result lets any password in"]
     pub fn verify(&self, salt: [u8; 4], client_response: &[u8]) -> bool {
-        let response = client_response.strip_suffix(b"\0").unwrap_or(client_response);
+        let response = client_response
+            .strip_suffix(b"\0")
+            .unwrap_or(client_response);
         let Some(got) = response
             .strip_prefix(PREFIX.as_bytes())
             .and_then(decode_lower_hex)
@@ -129,18 +135,28 @@ mod tests {
     fn hash_written_by_postgresql_parses_and_verifies() -> anyhow::Result<()> {
         // PostgreSQL 15: SET password_encryption = 'md5'; CREATE ROLE m PASSWORD 'secret';
         let secret = Md5Secret::parse("md5b52328d7451bfeace80c4b8c338106f9")?;
-        assert_eq!(secret, Md5Secret::from_password("m", "secret"));
         let salt = [1, 2, 3, 4];
-        assert!(secret.verify(salt, md5_hash(b"m", b"secret", salt).as_bytes()));
+        let response = md5_hash(b"m", b"secret", salt);
+        assert!(secret.verify(salt, response.as_bytes()));
+        assert!(Md5Secret::from_password("m", "secret").verify(salt, response.as_bytes()));
         Ok(())
     }
 
     #[test]
     fn malformed_secrets_are_refused() {
-        for bad in ["", "md5", "b52328d7451bfeace80c4b8c338106f9", "md5B52328D7451BFEACE80C4B8C338106F9",
-            "md5b52328d7451bfeace80c4b8c338106f", "md5b52328d7451bfeace80c4b8c338106f9a", "md5é2328d7451bfeace80c4b8c338106f"]
-        {
-            assert!(matches!(Md5Secret::parse(bad), Err(AuthError::BadVerifier(_))), "{bad:?}");
+        for bad in [
+            "",
+            "md5",
+            "b52328d7451bfeace80c4b8c338106f9",
+            "md5B52328D7451BFEACE80C4B8C338106F9",
+            "md5b52328d7451bfeace80c4b8c338106f",
+            "md5b52328d7451bfeace80c4b8c338106f9a",
+            "md5é2328d7451bfeace80c4b8c338106f",
+        ] {
+            assert!(
+                matches!(Md5Secret::parse(bad), Err(AuthError::BadVerifier(_))),
+                "{bad:?}"
+            );
         }
     }
 
@@ -149,9 +165,16 @@ mod tests {
         let secret = Md5Secret::from_password("u", "p");
         let salt = [9, 9, 9, 9];
         let good = md5_hash(b"u", b"p", salt);
-        for bad in [&b""[..], b"\0", b"md5", b"md5\0", &good.as_bytes()[..34], good.to_uppercase().as_bytes(),
-            &[good.as_bytes(), b"\0\0"].concat(), &[0xff; 35]]
-        {
+        for bad in [
+            &b""[..],
+            b"\0",
+            b"md5",
+            b"md5\0",
+            &good.as_bytes()[..34],
+            good.to_uppercase().as_bytes(),
+            &[good.as_bytes(), b"\0\0"].concat(),
+            &[0xff; 35],
+        ] {
             assert!(!secret.verify(salt, bad), "{bad:?}");
         }
         for _ in 0..2000 {

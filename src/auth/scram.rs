@@ -2,9 +2,11 @@
 //! PostgreSQL's `src/backend/libpq/auth-scram.c` does, so that libpq, JDBC and rust-postgres
 //! clients see no difference between shardgate and a real server.
 //!
-//! The proxy holds only verifiers (StoredKey/ServerKey), the same secret pg_authid holds: a
-//! client's password never needs to be known, and a leaked config does not reveal it.
-//! Channel binding (SCRAM-SHA-256-PLUS) is never offered; see [`AuthError::ChannelBindingRequested`].
+//! The proxy holds only verifiers (StoredKey/ServerKey), the same secret pg_authid holds, so
+//! a client's password never needs to be known or stored.
+//! Channel binding (SCRAM-SHA-256-PLUS) is never offered; see
+//! [`AuthError::ChannelBindingRequested`]. The message grammar lives in `scram/message.rs`;
+//! this file holds the keys and the checks that need them.
 
 use std::fmt;
 
@@ -16,6 +18,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::AuthError;
+use message::{ClientFinal, ClientFirst};
+
+mod message;
 
 /// The one mechanism shardgate lists in AuthenticationSASL.
 pub const MECHANISM: &str = "SCRAM-SHA-256";
@@ -32,8 +37,9 @@ const MAX_MECHANISM_NAME_LEN: usize = 64;
 /// SHA-256 output: StoredKey, ServerKey, ClientKey, proofs and signatures.
 type Key = [u8; 32];
 
-/// What PostgreSQL stores for a SCRAM-SHA-256 password. Enough to check a client's proof and
-/// to prove to the client that we know it, and not enough to log in as the client.
+/// What PostgreSQL stores for a SCRAM-SHA-256 password: enough to check a client's proof and
+/// to prove to the client that we hold it. Still a secret: it permits offline password
+/// guessing, and together with one sniffed exchange it permits logging in as the client.
 #[derive(Clone)]
 pub struct ScramVerifier {
     iterations: u32,
@@ -52,7 +58,9 @@ impl ScramVerifier {
     /// whose passwords contain non-ASCII characters. It returns the pg_authid text, which is
     /// parsed here, hence the `Result`; an `Err` would mean that crate changed its format.
     pub fn from_password(password: &str) -> Result<Self, AuthError> {
-        Self::parse(&postgres_protocol::password::scram_sha_256(password.as_bytes()))
+        Self::parse(&postgres_protocol::password::scram_sha_256(
+            password.as_bytes(),
+        ))
     }
 
     /// Parses the pg_authid format
@@ -60,10 +68,16 @@ impl ScramVerifier {
     /// so operators can paste `rolpassword` from an existing server into the config.
     pub fn parse(s: &str) -> Result<Self, AuthError> {
         let bad = AuthError::BadVerifier;
-        let rest = s.strip_prefix(VERIFIER_PREFIX).ok_or(bad("missing SCRAM-SHA-256$ prefix"))?;
-        let (params, keys) = rest.split_once('$').ok_or(bad("missing '$' before the keys"))?;
-        let (iterations, salt) = params.split_once(':').ok_or(bad("missing ':' after iterations"))?;
-        let (stored_key, server_key) = keys.split_once(':').ok_or(bad("missing ':' between keys"))?;
+        let rest = s
+            .strip_prefix(VERIFIER_PREFIX)
+            .ok_or(bad("missing SCRAM-SHA-256$ prefix"))?;
+        let (params, keys) = rest
+            .split_once('$')
+            .ok_or(bad("missing '$' before the keys"))?;
+        let (iterations, salt) = params
+            .split_once(':')
+            .ok_or(bad("missing ':' in parameters"))?;
+        let (stored_key, server_key) = keys.split_once(':').ok_or(bad("missing ':' in keys"))?;
         // `u32::from_str` would also take a leading '+'; PostgreSQL wants plain digits.
         if iterations.is_empty() || !iterations.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("iteration count is not a number"));
@@ -74,7 +88,9 @@ impl ScramVerifier {
         };
         Ok(Self {
             iterations,
-            salt: STANDARD.decode(salt).map_err(|_| bad("salt is not base64"))?,
+            salt: STANDARD
+                .decode(salt)
+                .map_err(|_| bad("salt is not base64"))?,
             stored_key: decode_key(stored_key).ok_or(bad("StoredKey is not 32 bytes of base64"))?,
             server_key: decode_key(server_key).ok_or(bad("ServerKey is not 32 bytes of base64"))?,
         })
@@ -135,7 +151,12 @@ impl ScramExchange {
         client_first: &[u8],
     ) -> Result<(Self, Vec<u8>), AuthError> {
         let raw_nonce: [u8; SERVER_NONCE_LEN] = rand::random();
-        Self::start_with_server_nonce(verifier, mechanism, client_first, &STANDARD.encode(raw_nonce))
+        Self::start_with_server_nonce(
+            verifier,
+            mechanism,
+            client_first,
+            &STANDARD.encode(raw_nonce),
+        )
     }
 
     /// [`ScramExchange::start`] with the server nonce given, so tests can replay RFC 7677.
@@ -149,9 +170,11 @@ impl ScramExchange {
             let name = mechanism.chars().take(MAX_MECHANISM_NAME_LEN).collect();
             return Err(AuthError::UnsupportedMechanism(name));
         }
-        let client_first = std::str::from_utf8(client_first)
-            .map_err(|_| malformed("client-first-message is not UTF-8"))?;
-        let ClientFirst { gs2_header, bare, client_nonce } = ClientFirst::parse(client_first)?;
+        let ClientFirst {
+            gs2_header,
+            bare,
+            client_nonce,
+        } = ClientFirst::parse(client_first)?;
         let nonce = format!("{client_nonce}{server_nonce}");
         let server_first = format!(
             "r={nonce},s={},i={}",
@@ -172,32 +195,27 @@ impl ScramExchange {
     /// in AuthenticationSASLFinal, which lets the client check that we hold its verifier.
     /// Only `Ok` means the client knows the password.
     pub fn finish(self, client_final: &[u8]) -> Result<Vec<u8>, AuthError> {
-        let msg = std::str::from_utf8(client_final)
-            .map_err(|_| malformed("client-final-message is not UTF-8"))?;
-        // Attribute values never contain ',', so the first ",p=" starts the proof, which must
-        // be the last attribute; anything after it fails the base64 decode below.
-        let (without_proof, proof) =
-            msg.split_once(",p=").ok_or(malformed("missing proof attribute (p=)"))?;
-        let mut attrs = without_proof.split(',');
-        let binding = attrs
-            .next()
-            .and_then(|a| a.strip_prefix("c="))
-            .ok_or(malformed("missing channel-binding attribute (c=)"))?;
+        let ClientFinal {
+            without_proof,
+            channel_binding,
+            nonce,
+            proof,
+        } = ClientFinal::parse(client_final)?;
         // Without channel binding, `c=` is the base64 of the gs2 header and nothing else.
-        if STANDARD.decode(binding).ok().as_deref() != Some(self.gs2_header.as_bytes()) {
-            return Err(malformed("channel-binding attribute does not repeat the gs2 header"));
+        if channel_binding != self.gs2_header.as_bytes() {
+            return Err(AuthError::MalformedSasl(
+                "channel-binding attribute does not repeat the gs2 header",
+            ));
         }
-        let nonce = attrs
-            .next()
-            .and_then(|a| a.strip_prefix("r="))
-            .ok_or(malformed("missing nonce attribute (r=)"))?;
         if nonce != self.nonce {
             return Err(AuthError::NonceMismatch);
         }
-        check_extensions(attrs)?;
-        let proof = decode_key(proof).ok_or(malformed("proof is not 32 bytes of base64"))?;
 
-        let auth_message = [self.auth_message_prefix.as_bytes(), without_proof.as_bytes()].concat();
+        let auth_message = [
+            self.auth_message_prefix.as_bytes(),
+            without_proof.as_bytes(),
+        ]
+        .concat();
         // ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage); the client knows the
         // password iff SHA-256(ClientKey) is StoredKey.
         let mut client_key = proof;
@@ -218,76 +236,13 @@ impl ScramExchange {
 /// Nonces and keys stay out of `Debug`, so a session state holding an exchange can be logged.
 impl fmt::Debug for ScramExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScramExchange").field("gs2_header", &self.gs2_header).finish_non_exhaustive()
+        f.debug_struct("ScramExchange")
+            .field("gs2_header", &self.gs2_header)
+            .finish_non_exhaustive()
     }
 }
 
-/// The parts of client-first-message the exchange keeps.
-struct ClientFirst<'a> {
-    gs2_header: &'static str,
-    /// client-first-message-bare, verbatim: it is part of AuthMessage.
-    bare: &'a str,
-    client_nonce: &'a str,
-}
-
-impl<'a> ClientFirst<'a> {
-    /// `gs2-cbind-flag "," [authzid] "," [reserved-mext ","] username "," nonce ["," extensions]`
-    fn parse(msg: &'a str) -> Result<Self, AuthError> {
-        let (flag, rest) = msg.split_once(',').ok_or(malformed("missing gs2 header"))?;
-        let gs2_header = match flag {
-            // "n": the client cannot bind. "y": it could, but believes we cannot; true, since
-            // we never offer SCRAM-SHA-256-PLUS, so this is not a downgrade.
-            "n" => "n,,",
-            "y" => "y,,",
-            _ if flag.starts_with("p=") => return Err(AuthError::ChannelBindingRequested),
-            _ => return Err(malformed("unknown channel-binding flag in gs2 header")),
-        };
-        let (authzid, bare) = rest.split_once(',').ok_or(malformed("truncated gs2 header"))?;
-        if !authzid.is_empty() {
-            return Err(malformed("authorization identity (a=) is not supported"));
-        }
-        let mut attrs = bare.split(',');
-        match attrs.next() {
-            Some(a) if a.starts_with("m=") => {
-                return Err(malformed("mandatory extension (m=) is not supported"))
-            }
-            Some(a) if a.starts_with("n=") => {}
-            _ => return Err(malformed("missing username attribute (n=)")),
-        }
-        let client_nonce = attrs
-            .next()
-            .and_then(|a| a.strip_prefix("r="))
-            .ok_or(malformed("missing nonce attribute (r=)"))?;
-        if client_nonce.is_empty() || !client_nonce.bytes().all(is_printable) {
-            return Err(malformed("client nonce is empty or not printable"));
-        }
-        check_extensions(attrs)?;
-        Ok(Self { gs2_header, bare, client_nonce })
-    }
-}
-
-fn malformed(reason: &'static str) -> AuthError {
-    AuthError::MalformedSasl(reason)
-}
-
-/// RFC 5802 `printable`: visible ASCII except ','.
-fn is_printable(b: u8) -> bool {
-    matches!(b, 0x21..=0x2b | 0x2d..=0x7e)
-}
-
-/// Optional trailing attributes are ignored, as PostgreSQL ignores them, but each must still
-/// have the `<letter>=<value>` shape.
-fn check_extensions<'a>(attrs: impl Iterator<Item = &'a str>) -> Result<(), AuthError> {
-    for attr in attrs {
-        let mut bytes = attr.bytes();
-        match (bytes.next(), bytes.next()) {
-            (Some(name), Some(b'=')) if name.is_ascii_alphabetic() => {}
-            _ => return Err(malformed("malformed extension attribute")),
-        }
-    }
-    Ok(())
-}
-
+/// Keys and proofs are SHA-256 sized; anything else is malformed.
 fn decode_key(b64: &str) -> Option<Key> {
     STANDARD.decode(b64).ok()?.try_into().ok()
 }

@@ -72,6 +72,8 @@ pub(super) struct Client {
     /// Bytes of a streamed (large) DataRow/CopyData still to relay, and whether to drop them.
     pub pass_remaining: usize,
     pub pass_suppress: bool,
+    /// The server is in COPY FROM STDIN mode and ignores Sync/Flush until CopyDone/CopyFail.
+    pub copy_in: bool,
     pub cancel: CancelKey,
     /// When the oldest outstanding request was sent (for query_timeout), and whether a cancel
     /// was already sent for it.
@@ -181,6 +183,7 @@ impl Client {
             client_skipping: false,
             pass_remaining: 0,
             pass_suppress: false,
+            copy_in: false,
             cancel,
             busy_since: None,
             cancel_sent: false,
@@ -282,11 +285,15 @@ impl Client {
         self.server = Some(server);
         self.server_at_rest = true;
         self.server_skipping = false;
+        self.copy_in = false;
         Ok(())
     }
 
     /// Releases the server when transaction pooling allows it.
     pub fn maybe_release(&mut self) {
+        if self.server.is_some() {
+            tracing::trace!(queue = ?self.queue, at_rest = self.server_at_rest, tx = ?self.tx, sout = self.sout.len(), "release check");
+        }
         if self.mode == PoolMode::Transaction && self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
             self.release();
         }

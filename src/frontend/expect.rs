@@ -37,6 +37,10 @@ pub enum Expect {
     Synthetic(Bytes),
     /// A ReadyForQuery the proxy answers itself with the status current at that point.
     SyntheticReady,
+    /// The client ended a COPY FROM STDIN here (CopyDone/CopyFail). No reply of its own; it
+    /// marks where the server's copy mode ends, because the server ignores the Syncs a client
+    /// sends while copying in (libpq and tokio-postgres send one right after Execute).
+    CopyEnd,
 }
 
 impl Expect {
@@ -60,7 +64,7 @@ impl Expect {
             Self::Close { .. } => tag == b'3',
             Self::Sync | Self::Query { .. } | Self::FunctionCall | Self::Abort { simple: true } => tag == b'Z',
             Self::Abort { simple: false } => false,
-            Self::Synthetic(_) | Self::SyntheticReady => false,
+            Self::Synthetic(_) | Self::SyntheticReady | Self::CopyEnd => false,
         }
     }
 }

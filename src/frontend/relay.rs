@@ -112,6 +112,10 @@ impl Client {
         if forward {
             self.wbuf.extend_from_slice(frame);
         }
+        if tag == btag::COPY_IN || tag == btag::COPY_BOTH {
+            self.enter_copy_in();
+            return Ok(());
+        }
         if !front.completed_by(tag) {
             return Ok(());
         }
@@ -181,6 +185,24 @@ impl Client {
         Ok(())
     }
 
+    /// The server entered copy-in mode: Syncs the client sent after the COPY started and
+    /// before it ended will never be answered, so stop expecting replies to them.
+    fn enter_copy_in(&mut self) {
+        let end = self.queue.iter().position(|e| matches!(e, Expect::CopyEnd));
+        let limit = end.unwrap_or(self.queue.len());
+        let mut i = 1;
+        let mut seen = 1;
+        while seen < limit {
+            if matches!(self.queue.get(i), Some(Expect::Sync)) {
+                self.queue.remove(i);
+            } else {
+                i += 1;
+            }
+            seen += 1;
+        }
+        self.copy_in = end.is_none();
+    }
+
     /// Releases the proxy's own replies that have reached the front of the queue.
     fn emit_synthetic(&mut self) {
         while let Some(front) = self.queue.front() {
@@ -189,6 +211,7 @@ impl Client {
                     self.wbuf.extend_from_slice(b);
                 }
                 Expect::SyntheticReady => build::ready_for_query(&mut self.wbuf, self.tx),
+                Expect::CopyEnd => {}
                 _ => return,
             }
             self.queue.pop_front();

@@ -44,10 +44,17 @@ impl Client {
                         self.send(&frame.bytes);
                     }
                 }
-                tag::COPY_DATA | tag::COPY_DONE | tag::COPY_FAIL => {
+                tag::COPY_DATA => {
                     // Outside COPY these are ignored, as PostgreSQL does.
                     if self.server.is_some() {
                         self.send(&frame.bytes);
+                    }
+                }
+                tag::COPY_DONE | tag::COPY_FAIL => {
+                    if self.server.is_some() {
+                        self.send(&frame.bytes);
+                        self.copy_in = false;
+                        self.expect(Expect::CopyEnd);
                     }
                 }
                 tag::FUNCTION_CALL => {
@@ -233,9 +240,17 @@ impl Client {
         let name = parse.name.clone();
         let stmt = Arc::new(PreparedStatement::new(parse, effect));
         self.prepared.insert(name.clone(), stmt.clone());
-        if let Err(e) = self.ensure_server().await {
-            self.prepared.remove(&name);
-            return self.refuse(e, false).await;
+        if self.server.is_none() {
+            // Outside a transaction the statement is prepared lazily, on whichever server first
+            // binds or describes it. No checkout for a Parse+Sync cycle: it costs nothing, and
+            // a client that blocks on PQprepare while holding servers for other connections
+            // (pgbench -M prepared) cannot starve the pool. A statement that fails to prepare
+            // later is forgotten, so the client sees the same state as on PostgreSQL after an
+            // error.
+            let mut b = BytesMut::new();
+            build::parse_complete(&mut b);
+            self.synthetic(b.freeze());
+            return Ok(());
         }
         if self.server_has(&stmt) {
             let mut b = BytesMut::new();
@@ -275,7 +290,7 @@ impl Client {
         };
         self.ensure_server().await?;
         if !self.server_has(&stmt) {
-            self.prepare_on_server(&stmt, None, false);
+            self.prepare_on_server(&stmt, Some(name.clone()), false);
         }
         Ok(Some(stmt))
     }
@@ -375,6 +390,11 @@ impl Client {
 
     async fn on_sync(&mut self, frame: Frame) -> Result<(), FrontendError> {
         self.client_skipping = false;
+        if self.copy_in {
+            // The server ignores Sync in copy-in mode: it will not answer this one.
+            self.send(&frame.bytes);
+            return Ok(());
+        }
         if self.server.is_some() {
             self.send(&frame.bytes);
             self.expect(Expect::Sync);

@@ -11,6 +11,7 @@
 
 mod pg;
 mod proxy;
+pub mod wire;
 
 pub use pg::{pg_bin_dir, succeeded, PgCluster};
 pub use proxy::{Proxy, ProxyBuilder};

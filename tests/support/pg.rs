@@ -259,10 +259,16 @@ impl PgCluster {
 
     /// `pgbench <args>` as the superuser against database `postgres`.
     pub fn pgbench(&self, args: &[&str]) -> anyhow::Result<Output> {
-        self.client_command("pgbench", self.port, SUPERUSER, SUPERUSER_PASSWORD, "postgres")
-            .args(args)
-            .output()
-            .context("running pgbench")
+        self.client_command(
+            "pgbench",
+            self.port,
+            SUPERUSER,
+            SUPERUSER_PASSWORD,
+            "postgres",
+        )
+        .args(args)
+        .output()
+        .context("running pgbench")
     }
 
     /// Stops the server (for "shard down" tests): open connections are cut, new ones are
@@ -271,7 +277,8 @@ impl PgCluster {
     /// shard expect its data back.
     pub fn stop(&self) -> anyhow::Result<()> {
         let mut cmd = self.server_command("pg_ctl");
-        cmd.args(["stop", "-w", "-m", "fast", "-D"]).arg(&self.data_dir);
+        cmd.args(["stop", "-w", "-m", "fast", "-D"])
+            .arg(&self.data_dir);
         run(cmd).map(drop).context("stopping the cluster")
     }
 
@@ -373,7 +380,9 @@ impl Drop for PgCluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let _ = cmd.status();
-        let mut ports = HANDED_OUT_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ports = HANDED_OUT_PORTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         ports.remove(&self.port);
     }
 }
@@ -447,7 +456,9 @@ pub fn pg_bin_dir() -> anyhow::Result<PathBuf> {
         return Ok(dir);
     }
     let entries = fs::read_dir(DEBIAN_PG_ROOT).with_context(|| {
-        format!("no {DEBIAN_PG_ROOT}: install PostgreSQL (scripts/test.sh does) or set {BIN_DIR_VAR}")
+        format!(
+            "no {DEBIAN_PG_ROOT}: install PostgreSQL (scripts/test.sh does) or set {BIN_DIR_VAR}"
+        )
     })?;
     let mut newest: Option<(Vec<u32>, PathBuf)> = None;
     for entry in entries.flatten() {
@@ -476,7 +487,9 @@ fn free_port() -> anyhow::Result<u16> {
             .and_then(|listener| listener.local_addr())
             .context("binding 127.0.0.1:0 to find a free port")?
             .port();
-        let mut ports = HANDED_OUT_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ports = HANDED_OUT_PORTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if ports.insert(port) {
             return Ok(port);
         }

@@ -58,6 +58,7 @@ pub struct ProxyBuilder<'a> {
     checkout_timeout_ms: u64,
     query_timeout_ms: u64,
     max_message_size: u64,
+    max_prepared_per_server: u32,
     tls: Option<Tls>,
     extra_yaml: String,
     provision: bool,
@@ -124,6 +125,12 @@ impl ProxyBuilder<'_> {
     /// 0 = no limit (the default).
     pub fn query_timeout_ms(mut self, ms: u64) -> Self {
         self.query_timeout_ms = ms;
+        self
+    }
+
+    /// How many proxy-named prepared statements each server keeps (pool.max_prepared_per_server).
+    pub fn max_prepared_per_server(mut self, n: u32) -> Self {
+        self.max_prepared_per_server = n;
         self
     }
 
@@ -256,14 +263,19 @@ impl ProxyBuilder<'_> {
             yaml,
             "pool:\n  mode: {}\n  size: {}\n  min_idle: 0\n  max_client_conn: {}\n  \
              checkout_timeout_ms: {}\n  idle_timeout_s: 600\n  lifetime_s: 3600\n  \
-             query_timeout_ms: {}\n  reset_query: DISCARD ALL\n  max_prepared_per_server: 200\n",
+             query_timeout_ms: {}\n  reset_query: DISCARD ALL\n  max_prepared_per_server: {}\n",
             yaml_str(&self.pool_mode),
             self.pool_size,
             self.max_client_conn,
             self.checkout_timeout_ms,
             self.query_timeout_ms,
+            self.max_prepared_per_server,
         );
-        let _ = writeln!(yaml, "limits:\n  max_message_size: {}", self.max_message_size);
+        let _ = writeln!(
+            yaml,
+            "limits:\n  max_message_size: {}",
+            self.max_message_size
+        );
         // Short, so a test that shuts the proxy down with a client still connected ends soon.
         yaml.push_str("shutdown_timeout_ms: 2000\n");
         yaml.push_str(&self.extra_yaml);
@@ -324,6 +336,7 @@ impl Proxy {
             checkout_timeout_ms: 5000,
             query_timeout_ms: 0,
             max_message_size: 64 * 1024 * 1024,
+            max_prepared_per_server: 200,
             tls: None,
             extra_yaml: String::new(),
             provision: true,
@@ -383,7 +396,8 @@ impl Proxy {
         db: &str,
         args: &[&str],
     ) -> anyhow::Result<Output> {
-        let mut cmd = pg::client_command(&self.bin_dir.join("psql"), self.port(), user, password, db);
+        let mut cmd =
+            pg::client_command(&self.bin_dir.join("psql"), self.port(), user, password, db);
         cmd.args(["-X", "-v", "ON_ERROR_STOP=1"]).args(args);
         output_off_runtime(cmd).await.context("running psql")
     }
@@ -396,8 +410,13 @@ impl Proxy {
         db: &str,
         args: &[&str],
     ) -> anyhow::Result<Output> {
-        let mut cmd =
-            pg::client_command(&self.bin_dir.join("pgbench"), self.port(), user, password, db);
+        let mut cmd = pg::client_command(
+            &self.bin_dir.join("pgbench"),
+            self.port(),
+            user,
+            password,
+            db,
+        );
         cmd.args(args);
         output_off_runtime(cmd).await.context("running pgbench")
     }

@@ -1,0 +1,516 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: pgbench -S straight to PostgreSQL, through shardgate, and through
+# PgBouncer, all in transaction pooling mode in front of one database. Not run in CI.
+#
+#   benches/pgbench.sh
+#
+# It starts a throw-away PostgreSQL cluster, loads `pgbench -i -s $SCALE`, starts shardgate
+# and PgBouncer with the same pool size in front of it, runs every cell of the matrix against
+# the three targets in turn (so that drift on the machine hits all three alike), and prints a
+# markdown table of median TPS. Everything it started is stopped on exit.
+#
+# Environment (defaults in brackets):
+#   DURATION        seconds per pgbench run [10]
+#   ROUNDS          rounds of the whole matrix; the table shows the median [3]
+#   POOL_SIZE       server connections per pool, shardgate pool.size = PgBouncer
+#                   default_pool_size [20]
+#   CLIENTS         client counts [1 16 64]
+#   MODES           pgbench query modes [simple extended prepared]
+#   JOBS            pgbench threads (-j), capped at the client count [2]
+#   CONNECT_CLIENTS clients for the connect-per-transaction (-C, simple) row; empty skips it [16]
+#   SCALE           pgbench scale factor [10]
+#   WARMUP          seconds of unmeasured load per target before round 1 [3]
+#   OUT             where the markdown report goes [/tmp/shardgate-pgbench.md];
+#                   logs are copied next to it, into ${OUT%.md}-logs/
+#   CARGO_TARGET_DIR  cargo's target directory [<repo>/target]
+#   SKIP_BUILD=1    use the existing release binary instead of running cargo build --release
+#   PGBOUNCER       the pgbouncer binary [found on PATH; installed with apt-get if missing]
+#
+# Requirements: Linux, bash, cargo; PostgreSQL server binaries (13 or newer) and pgbouncer are
+# installed with apt-get when missing. Run as root (server programs are then started as the
+# postgres OS user, since PostgreSQL and PgBouncer refuse to run as root) or as a user that
+# can run initdb itself.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+POOL_SIZE=${POOL_SIZE:-20}
+CLIENTS=${CLIENTS:-1 16 64}
+MODES=${MODES:-simple extended prepared}
+JOBS=${JOBS:-2}
+CONNECT_CLIENTS=${CONNECT_CLIENTS-16}
+SCALE=${SCALE:-10}
+WARMUP=${WARMUP:-3}
+OUT=${OUT:-/tmp/shardgate-pgbench.md}
+LOGS_OUT=${OUT%.md}-logs
+BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
+TARGETS=(direct shardgate pgbouncer)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'pgbench.sh: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+as_root() { if is_root; then "$@"; else sudo "$@"; fi; }
+# PostgreSQL and PgBouncer refuse to run as root: as root, run them as the postgres OS user.
+as_pg_owner() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# The newest installed PostgreSQL server (Debian layout: /usr/lib/postgresql/<major>/bin).
+pg_bin_dir() {
+    local initdb
+    initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)
+    [ -x "$initdb" ] || return 1
+    dirname "$initdb"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A free TCP port on 127.0.0.1, starting from a random point so that concurrent runs (and
+# test suites) rarely collide; ports already handed out by this script are skipped.
+TAKEN_PORTS=" "
+free_port() {
+    local port tries=0
+    port=$((20000 + RANDOM % 20000))
+    while port_in_use "$port" || [[ $TAKEN_PORTS == *" $port "* ]]; do
+        port=$((port + 1))
+        tries=$((tries + 1))
+        [ "$tries" -lt 2000 ] || die "no free TCP port found"
+        [ "$port" -lt 60000 ] || port=20000
+    done
+    TAKEN_PORTS="$TAKEN_PORTS$port "
+    echo "$port"
+}
+
+# Wait until a PID exits, up to $2 tenths of a second; 0 if it exited.
+wait_gone() {
+    local pid=$1 n=${2:-100}
+    for _ in $(seq 1 "$n"); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 100; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 20 || true
+    fi
+}
+
+# --- state for cleanup ---------------------------------------------------------------------
+WORK=""
+PG_BIN=""
+PG_STARTED=""
+SG_PID=""
+PB_PID=""          # pgbouncer itself (from its pidfile)
+PB_WRAPPER_PID=""  # the runuser process that started it
+
+copy_logs() {
+    [ -n "$WORK" ] && [ -d "$WORK" ] || return 0
+    mkdir -p "$LOGS_OUT"
+    cp -f "$WORK"/shardgate.log "$WORK"/shardgate.yaml "$WORK"/pg/postgres.log \
+        "$WORK"/pgb/pgbouncer.log "$WORK"/pgb/pgbouncer.ini "$LOGS_OUT"/ 2>/dev/null || true
+    if [ -d "$WORK/runs" ]; then
+        rm -rf "$LOGS_OUT/runs"
+        cp -r "$WORK/runs" "$LOGS_OUT/runs"
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    copy_logs
+    if [ -n "$SG_PID" ]; then
+        stop_pid "$SG_PID"
+        wait "$SG_PID" 2>/dev/null || true
+    fi
+    if [ -n "$PB_PID" ]; then
+        stop_pid "$PB_PID"
+    fi
+    if [ -n "$PB_WRAPPER_PID" ]; then
+        stop_pid "$PB_WRAPPER_PID"
+        wait "$PB_WRAPPER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$PG_STARTED" ]; then
+        as_pg_owner "$PG_BIN/pg_ctl" stop -D "$WORK/pg/data" -m fast -w >/dev/null 2>&1 || true
+    fi
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- prerequisites -------------------------------------------------------------------------
+APT_UPDATED=""
+apt_install() {
+    command -v apt-get >/dev/null || die "$1 is missing and there is no apt-get: install it first"
+    if [ -z "$APT_UPDATED" ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        APT_UPDATED=yes
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+if ! pg_bin_dir >/dev/null; then
+    say "installing PostgreSQL"
+    apt_install postgresql
+fi
+PG_BIN=$(pg_bin_dir) || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+PGBENCH=$PG_BIN/pgbench
+[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench) || die "pgbench not found"
+
+PGBOUNCER=${PGBOUNCER:-$(command -v pgbouncer || true)}
+if [ -z "$PGBOUNCER" ]; then
+    say "installing pgbouncer"
+    apt_install pgbouncer
+    PGBOUNCER=$(command -v pgbouncer) || die "pgbouncer not found after installing it"
+fi
+if is_root && ! id postgres >/dev/null 2>&1; then
+    say "creating the postgres OS user"
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+PG_VERSION=$("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //')
+PB_VERSION=$("$PGBOUNCER" --version | head -n 1 | awk '{print $2}')
+# max_prepared_statements (protocol-level prepared statements in transaction mode) arrived
+# in PgBouncer 1.21. Older versions cannot run -M prepared in transaction mode at all.
+PB_PREPARED=""
+if [ "$(printf '%s\n1.21.0\n' "$PB_VERSION" | sort -V | head -n 1)" = "1.21.0" ]; then
+    PB_PREPARED=yes
+fi
+
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+    command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs"
+    say "building shardgate (cargo build --release)"
+    cargo build --release
+fi
+[ -x "$BIN" ] || die "$BIN not found (build it with cargo build --release)"
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    COMMIT="$COMMIT (with uncommitted changes)"
+fi
+
+# --- a throw-away PostgreSQL cluster -------------------------------------------------------
+WORK=$(mktemp -d /tmp/shardgate-pgbench.XXXXXX)
+chmod 755 "$WORK"
+mkdir -p "$WORK/pg" "$WORK/pgb" "$WORK/runs"
+if is_root; then
+    chown postgres: "$WORK/pg" "$WORK/pgb"
+fi
+
+PG_PORT=$(free_port)
+say "initialising PostgreSQL $PG_VERSION in $WORK/pg (port $PG_PORT)"
+printf 'postgres\n' >"$WORK/pg/pwfile"
+if is_root; then chown postgres: "$WORK/pg/pwfile"; fi
+(cd "$WORK/pg" && as_pg_owner "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres \
+    --pwfile="$WORK/pg/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C --no-sync >"$WORK/pg/initdb.log" 2>&1) \
+    || { cat "$WORK/pg/initdb.log" >&2; die "initdb failed"; }
+rm -f "$WORK/pg/pwfile"
+PG_STARTED=yes
+(cd "$WORK/pg" && as_pg_owner "$PG_BIN/pg_ctl" start -w -D "$WORK/pg/data" -l "$WORK/pg/postgres.log" \
+    -o "-c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg \
+        -c max_connections=300 -c fsync=off -c shared_buffers=128MB" >/dev/null) \
+    || { tail -n 20 "$WORK/pg/postgres.log" >&2 || true; die "PostgreSQL did not start"; }
+
+export PGSSLMODE=disable PGGSSENCMODE=disable PGPASSWORD=bench PGUSER=bench PGDATABASE=bench \
+    PGHOST=127.0.0.1
+"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK/pg" -p "$PG_PORT" -U postgres -d postgres \
+    -c "SET password_encryption = 'scram-sha-256'" \
+    -c "CREATE ROLE bench LOGIN PASSWORD 'bench'" \
+    -c "CREATE DATABASE bench OWNER bench"
+say "loading pgbench -i -s $SCALE"
+"$PGBENCH" -i -q -s "$SCALE" -p "$PG_PORT" >"$WORK/runs/init.log" 2>&1 \
+    || { cat "$WORK/runs/init.log" >&2; die "pgbench -i failed"; }
+
+# --- shardgate -----------------------------------------------------------------------------
+SG_PORT=$(free_port)
+cat >"$WORK/map.yaml" <<EOF
+# One shard: shardgate as a pure pooler in front of the benchmark cluster.
+version: 1
+shards:
+  - name: main
+    primary:
+      host: 127.0.0.1
+      port: $PG_PORT
+      database: bench
+EOF
+cat >"$WORK/shardgate.yaml" <<EOF
+listen: 127.0.0.1:$SG_PORT
+tls:
+  mode: disable
+databases:
+  bench:
+    shard_map: map.yaml
+users:
+  - name: bench
+    password: bench
+    auth: scram-sha-256
+pool:
+  mode: transaction
+  size: $POOL_SIZE
+  min_idle: 0
+  max_client_conn: 1000
+  checkout_timeout_ms: 5000
+  idle_timeout_s: 600
+  lifetime_s: 3600
+  query_timeout_ms: 0
+  max_prepared_per_server: 200
+EOF
+say "starting shardgate on port $SG_PORT (pool.size $POOL_SIZE)"
+"$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate.log" 2>&1 </dev/null &
+SG_PID=$!
+
+# --- PgBouncer -----------------------------------------------------------------------------
+PB_PORT=$(free_port)
+printf '"bench" "bench"\n' >"$WORK/pgb/userlist.txt"
+{
+    echo "[databases]"
+    echo "bench = host=127.0.0.1 port=$PG_PORT dbname=bench"
+    echo
+    echo "[pgbouncer]"
+    echo "listen_addr = 127.0.0.1"
+    echo "listen_port = $PB_PORT"
+    echo "unix_socket_dir = $WORK/pgb"
+    echo "auth_type = scram-sha-256"
+    echo "auth_file = $WORK/pgb/userlist.txt"
+    echo "pool_mode = transaction"
+    echo "default_pool_size = $POOL_SIZE"
+    echo "max_client_conn = 1000"
+    echo "logfile = $WORK/pgb/pgbouncer.log"
+    echo "pidfile = $WORK/pgb/pgbouncer.pid"
+    if [ -n "$PB_PREPARED" ]; then
+        echo "max_prepared_statements = 200"
+    fi
+} >"$WORK/pgb/pgbouncer.ini"
+if is_root; then chown postgres: "$WORK/pgb/userlist.txt" "$WORK/pgb/pgbouncer.ini"; fi
+chmod 600 "$WORK/pgb/userlist.txt"
+say "starting PgBouncer $PB_VERSION on port $PB_PORT (default_pool_size $POOL_SIZE)"
+as_pg_owner "$PGBOUNCER" "$WORK/pgb/pgbouncer.ini" >"$WORK/pgb/stdout.log" 2>&1 </dev/null &
+PB_WRAPPER_PID=$!
+
+wait_ready() {
+    local name=$1 port=$2 pid=$3
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -d bench -U bench -t 1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+wait_ready shardgate "$SG_PORT" "$SG_PID" \
+    || { tail -n 20 "$WORK/shardgate.log" >&2 || true; die "shardgate did not start"; }
+wait_ready pgbouncer "$PB_PORT" "$PB_WRAPPER_PID" \
+    || { tail -n 20 "$WORK/pgb/pgbouncer.log" "$WORK/pgb/stdout.log" >&2 || true; die "PgBouncer did not start"; }
+PB_PID=$(cat "$WORK/pgb/pgbouncer.pid" 2>/dev/null || true)
+
+target_port() {
+    case $1 in
+        direct) echo "$PG_PORT" ;;
+        shardgate) echo "$SG_PORT" ;;
+        pgbouncer) echo "$PB_PORT" ;;
+    esac
+}
+
+# Whether a target takes part in a mode at all.
+target_supports() {
+    local target=$1 mode=$2
+    if [ "$target" = pgbouncer ] && [ "$mode" = prepared ] && [ -z "$PB_PREPARED" ]; then
+        return 1
+    fi
+    return 0
+}
+
+# --- the runs ------------------------------------------------------------------------------
+RESULTS=$WORK/results.tsv   # round, mode label, clients, target, tps or FAIL
+: >"$RESULTS"
+FAILURES=$WORK/failures.txt
+: >"$FAILURES"
+
+# run_one ROUND TARGET MODE CLIENTS [extra pgbench args...]
+run_one() {
+    local round=$1 target=$2 mode=$3 clients=$4
+    shift 4
+    local port jobs label log tps status
+    port=$(target_port "$target")
+    jobs=$((JOBS < clients ? JOBS : clients))
+    label=$mode
+    if [ "$#" -gt 0 ]; then label="$mode $*"; fi
+    log="$WORK/runs/r${round}-${target}-${mode}$(printf '%s' "$*" | tr -d ' ')-c${clients}.log"
+    local cmd=("$PGBENCH" -n -S -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U bench bench)
+    status=0
+    # A generous limit: a run that hangs must not hang the whole benchmark.
+    timeout --kill-after=10 $((DURATION * 3 + 30)) "${cmd[@]}" >"$log" 2>&1 || status=$?
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$log" | head -n 1)
+    local failed
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log" | head -n 1)
+    if [ "$status" -ne 0 ] || [ -z "$tps" ] || [ "${failed:-0}" != 0 ]; then
+        {
+            printf -- '- round %s, %s, %s, %s clients: ' "$round" "$target" "$label" "$clients"
+            if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+                printf 'pgbench did not finish within %s s (hang)' $((DURATION * 3 + 30))
+            else
+                printf 'pgbench exit status %s, failed transactions %s' "$status" "${failed:-?}"
+            fi
+            printf '; command: `%s`\n' "${cmd[*]#"$PG_BIN/"}"
+            grep -E 'error|ERROR|FATAL|aborted' "$log" | sort | uniq -c | sort -rn | head -n 5 | sed 's/^/      /' || true
+        } >>"$FAILURES"
+        printf '%s\t%s\t%s\t%s\tFAIL\n' "$round" "$label" "$clients" "$target" >>"$RESULTS"
+        say "  $target $label c=$clients: FAILED (status $status; see $log)"
+    else
+        printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$clients" "$target" "$tps" >>"$RESULTS"
+        say "  $target $label c=$clients: $tps tps"
+    fi
+    if [ "$target" = shardgate ] && ! kill -0 "$SG_PID" 2>/dev/null; then
+        tail -n 40 "$WORK/shardgate.log" >&2 || true
+        echo "- shardgate exited during the run above; the rest was skipped" >>"$FAILURES"
+        die "shardgate exited; its log is above"
+    fi
+}
+
+# The order of the three targets rotates from round to round, so that none always runs first.
+ordered_targets() {
+    local round=$1 i n=${#TARGETS[@]}
+    for i in $(seq 0 $((n - 1))); do
+        echo "${TARGETS[$(((i + round - 1) % n))]}"
+    done
+}
+
+LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED_AT=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+if [ "$WARMUP" -gt 0 ]; then
+    say "warm-up: $WARMUP s per target"
+    for target in "${TARGETS[@]}"; do
+        timeout 60 "$PGBENCH" -n -S -T "$WARMUP" -c 16 -j "$JOBS" -h 127.0.0.1 -p "$(target_port "$target")" \
+            -U bench bench >"$WORK/runs/warmup-$target.log" 2>&1 \
+            || say "  warm-up against $target failed; see the logs"
+    done
+fi
+
+for round in $(seq 1 "$ROUNDS"); do
+    say "round $round of $ROUNDS"
+    for mode in $MODES; do
+        for clients in $CLIENTS; do
+            for target in $(ordered_targets "$round"); do
+                target_supports "$target" "$mode" || continue
+                run_one "$round" "$target" "$mode" "$clients"
+            done
+        done
+    done
+    if [ -n "$CONNECT_CLIENTS" ]; then
+        for target in $(ordered_targets "$round"); do
+            run_one "$round" "$target" simple "$CONNECT_CLIENTS" -C
+        done
+    fi
+done
+LOADAVG_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the report ----------------------------------------------------------------------------
+# median LABEL CLIENTS TARGET: the median TPS over the rounds, "fail" if any run failed,
+# "n/a" if the target did not take part.
+median() {
+    awk -F'\t' -v l="$1" -v c="$2" -v t="$3" '
+        $2 == l && $3 == c && $4 == t { if ($5 == "FAIL") bad = 1; else v[n++] = $5 + 0 }
+        END {
+            if (bad) { print "fail"; exit }
+            if (n == 0) { print "n/a"; exit }
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+            m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+            printf "%.0f\n", m
+        }' "$RESULTS"
+}
+ratio() {
+    if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'
+    else
+        echo "–"
+    fi
+}
+
+ROW_LABELS=()
+for mode in $MODES; do
+    for clients in $CLIENTS; do
+        ROW_LABELS+=("$mode|$clients")
+    done
+done
+if [ -n "$CONNECT_CLIENTS" ]; then
+    ROW_LABELS+=("simple -C|$CONNECT_CLIENTS")
+fi
+
+table() {
+    echo "| mode | clients | direct TPS | shardgate TPS | PgBouncer TPS | shardgate / direct | shardgate / PgBouncer |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    local row label clients d s p
+    for row in "${ROW_LABELS[@]}"; do
+        label=${row%|*}
+        clients=${row#*|}
+        d=$(median "$label" "$clients" direct)
+        s=$(median "$label" "$clients" shardgate)
+        p=$(median "$label" "$clients" pgbouncer)
+        echo "| $label | $clients | $d | $s | $p | $(ratio "$s" "$d") | $(ratio "$s" "$p") |"
+    done
+}
+
+per_round() {
+    local row label clients target
+    for row in "${ROW_LABELS[@]}"; do
+        label=${row%|*}
+        clients=${row#*|}
+        for target in "${TARGETS[@]}"; do
+            printf '%-22s %-10s %s\n' "$label c=$clients" "$target" \
+                "$(awk -F'\t' -v l="$label" -v c="$clients" -v t="$target" \
+                    '$2 == l && $3 == c && $4 == t { printf "%s ", $5 }' "$RESULTS")"
+        done
+    done
+}
+
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+REPORT=$(
+    echo "## pgbench -S, transaction pooling, one database"
+    echo
+    echo "- date: $STARTED_AT"
+    echo "- machine: $(nproc) CPUs ($CPU_MODEL), $(uname -sr); load average before/after: $LOADAVG_BEFORE / $LOADAVG_AFTER"
+    echo "- PostgreSQL $PG_VERSION (fsync=off, shared_buffers=128MB, max_connections=300), pgbench scale $SCALE"
+    echo "- PgBouncer $PB_VERSION; shardgate $COMMIT"
+    echo "- pool size $POOL_SIZE server connections (shardgate pool.size, PgBouncer default_pool_size), transaction mode, SCRAM-SHA-256 everywhere, loopback TCP, sslmode=disable"
+    echo "- each cell: \`pgbench -n -S -T $DURATION -c <clients> -j min($JOBS,<clients>) -M <mode>\`, median of $ROUNDS round(s); targets interleaved per cell"
+    echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE benches/pgbench.sh\`"
+    echo
+    table
+    echo
+    if [ -z "$PB_PREPARED" ]; then
+        echo "PgBouncer $PB_VERSION has no max_prepared_statements (added in 1.21), so it cannot serve"
+        echo "\`-M prepared\` in transaction mode: those cells are n/a."
+        echo
+    fi
+    if [ -s "$FAILURES" ]; then
+        echo "Failed runs (\"fail\" in the table):"
+        echo
+        cat "$FAILURES"
+        echo
+    fi
+    echo "Per-round TPS:"
+    echo
+    echo '```'
+    per_round
+    echo '```'
+)
+mkdir -p "$(dirname "$OUT")"
+printf '%s\n' "$REPORT" >"$OUT"
+printf '\n%s\n\n' "$REPORT"
+say "report written to $OUT; logs in $LOGS_OUT/"

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# One-command demo: a PostgreSQL cluster holding the sample hotel database (pms), and
+# shardgate in front of it on 127.0.0.1:6432.
+#
+#   scripts/demo.sh          start, or restart from scratch (the demo database is reloaded)
+#   scripts/demo.sh stop     stop shardgate and the demo cluster
+#
+# Everything lives in .demo/ (git-ignored): the cluster, shardgate.yaml, single.yaml, logs.
+# SHARDGATE_DEMO_PORT changes the proxy's port (default 6432).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+DEMO=$REPO/.demo
+PROXY_PORT=${SHARDGATE_DEMO_PORT:-6432}
+BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+as_root() {
+    if is_root; then "$@"; else sudo "$@"; fi
+}
+
+# PostgreSQL refuses to run as root: server programs then run as the postgres OS user.
+as_pg_owner() {
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bin_dir() {
+    local initdb
+    initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)
+    [ -x "$initdb" ] || return 1
+    dirname "$initdb"
+}
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# The directory owned by the server: .demo/pg when the postgres user can reach it, else a
+# fixed place in /tmp (a checkout under /root is closed to other users).
+# The choice is written to .demo/pg-root for `stop`.
+pg_root() {
+    if ! is_root || runuser -u postgres -- test -x "$DEMO"; then
+        echo "$DEMO/pg"
+    else
+        echo "/tmp/shardgate-demo-pg"
+    fi
+}
+
+stop_demo() {
+    if [ -f "$DEMO/shardgate.pid" ]; then
+        local pid
+        pid=$(cat "$DEMO/shardgate.pid")
+        # Only signal the process if it is still our shardgate (PIDs get reused).
+        if grep -qa shardgate "/proc/$pid/cmdline" 2>/dev/null; then
+            say "stopping shardgate (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            if kill -0 "$pid" 2>/dev/null; then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        fi
+        rm -f "$DEMO/shardgate.pid"
+    fi
+    if [ -f "$DEMO/pg-root" ]; then
+        local data bin
+        data=$(cat "$DEMO/pg-root")/data
+        if [ -f "$data/postmaster.pid" ] && bin=$(pg_bin_dir); then
+            say "stopping the demo cluster"
+            as_pg_owner "$bin/pg_ctl" stop -D "$data" -m fast -w >/dev/null || true
+        fi
+    fi
+}
+
+if [ "${1:-start}" = "stop" ]; then
+    stop_demo
+    exit 0
+elif [ "${1:-start}" != "start" ]; then
+    die "usage: scripts/demo.sh [start|stop]"
+fi
+
+# --- prerequisites -------------------------------------------------------------------------
+if ! pg_bin_dir >/dev/null; then
+    command -v apt-get >/dev/null || die "install the PostgreSQL server (13 or newer) first"
+    say "installing PostgreSQL from the system packages"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+fi
+PG_BIN=$(pg_bin_dir) || die "no PostgreSQL server binaries found"
+if is_root && ! id postgres >/dev/null 2>&1; then
+    say "creating the postgres OS user"
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs"
+
+say "building shardgate (cargo build --release)"
+cargo build --release
+
+# --- a fresh cluster -----------------------------------------------------------------------
+mkdir -p "$DEMO"
+stop_demo
+PG_ROOT=$(pg_root)
+rm -rf "$PG_ROOT"
+mkdir -p "$PG_ROOT"
+echo "$PG_ROOT" >"$DEMO/pg-root"
+if is_root; then
+    chown postgres: "$PG_ROOT"
+fi
+PGDATA_DIR=$PG_ROOT/data
+
+PG_PORT=54320
+while port_in_use "$PG_PORT"; do
+    PG_PORT=$((PG_PORT + 1))
+    [ "$PG_PORT" -lt 54400 ] || die "no free port in 54320-54399 for the demo cluster"
+done
+if port_in_use "$PROXY_PORT"; then
+    die "port $PROXY_PORT is taken by another program; set SHARDGATE_DEMO_PORT to use another"
+fi
+
+say "initialising a PostgreSQL cluster in $PGDATA_DIR (port $PG_PORT)"
+printf 'postgres\n' >"$PG_ROOT/pwfile"
+if is_root; then
+    chown postgres: "$PG_ROOT/pwfile"
+fi
+(cd "$PG_ROOT" && as_pg_owner "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres \
+    --pwfile="$PG_ROOT/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C --no-sync >/dev/null)
+rm -f "$PG_ROOT/pwfile"
+(cd "$PG_ROOT" && as_pg_owner "$PG_BIN/pg_ctl" start -w -D "$PGDATA_DIR" -l "$PG_ROOT/postgres.log" \
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" >/dev/null) \
+    || die "the demo cluster did not start; see $PG_ROOT/postgres.log"
+
+say "loading scripts/pms-sample.sql into database pms"
+psql_local() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h /tmp -p "$PG_PORT" "$@"; }
+psql_local -U postgres -d postgres \
+    -c "CREATE ROLE app LOGIN PASSWORD 'app'" \
+    -c "CREATE DATABASE pms OWNER app"
+psql_local -U app -d pms -f scripts/pms-sample.sql
+
+# --- shardgate -----------------------------------------------------------------------------
+cat >"$DEMO/single.yaml" <<EOF
+# Written by scripts/demo.sh. One shard: shardgate pools connections to the demo cluster.
+version: 1
+shards:
+  - name: main
+    primary:
+      host: 127.0.0.1
+      port: $PG_PORT
+      database: pms
+EOF
+
+cat >"$DEMO/shardgate.yaml" <<EOF
+# Written by scripts/demo.sh; see config/shardgate.yaml and docs/configuration.md.
+listen: 127.0.0.1:$PROXY_PORT
+
+tls:
+  mode: disable
+
+databases:
+  pms:
+    shard_map: single.yaml
+
+users:
+  - name: app
+    password: app
+    auth: scram-sha-256
+
+pool:
+  mode: transaction
+  size: 20
+  min_idle: 0
+  max_client_conn: 1000
+  checkout_timeout_ms: 5000
+  idle_timeout_s: 600
+  lifetime_s: 3600
+  query_timeout_ms: 0
+  reset_query: DISCARD ALL
+  max_prepared_per_server: 200
+
+limits:
+  max_message_size: 67108864
+shutdown_timeout_ms: 10000
+EOF
+
+say "starting shardgate on 127.0.0.1:$PROXY_PORT (log: .demo/shardgate.log)"
+# setsid: the proxy outlives this script and the terminal it ran in.
+nohup setsid "$BIN" run --config "$DEMO/shardgate.yaml" >"$DEMO/shardgate.log" 2>&1 </dev/null &
+echo $! >"$DEMO/shardgate.pid"
+
+ready=""
+for _ in $(seq 1 100); do
+    if ! kill -0 "$(cat "$DEMO/shardgate.pid")" 2>/dev/null; then
+        tail -n 20 "$DEMO/shardgate.log" >&2 || true
+        die "shardgate exited during startup; its log is above"
+    fi
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PROXY_PORT" -d pms -U app -t 1; then
+        ready=yes
+        break
+    fi
+    sleep 0.2
+done
+[ -n "$ready" ] || die "shardgate did not answer on port $PROXY_PORT within 20 s; see .demo/shardgate.log"
+
+cat <<EOF
+
+shardgate is running. Connect through it:
+
+    psql "postgres://app:app@127.0.0.1:$PROXY_PORT/pms"
+
+  then try:  SELECT name, city FROM properties WHERE tenant_id = 3;
+
+The cluster behind it is on port $PG_PORT (user postgres, password postgres).
+Stop everything with:  scripts/demo.sh stop
+EOF
