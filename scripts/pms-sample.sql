@@ -221,4 +221,4 @@ WHERE r.tenant_id = f.tenant_id AND r.reservation_id = f.reservation_id;
 
 COMMIT;
 
-ANALYZE;
+ANALYZE tenants, properties, rooms, guests, reservations, folios, payments;

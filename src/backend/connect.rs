@@ -81,7 +81,7 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
     Ok(Server {
         stream,
         rbuf,
-        cancel: CancelTarget { host: ep.host.clone(), port: ep.port, pid, secret },
+        cancel: Arc::new(CancelTarget { host: ep.host.clone(), port: ep.port, pid, secret }),
         startup_params: Arc::new(startup_params),
         settings: Arc::new(Settings::default()),
         prepared: ServerPrepared::default(),

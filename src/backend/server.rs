@@ -45,7 +45,8 @@ pub struct Server {
     pub stream: Stream,
     /// Bytes read from the server and not yet relayed.
     pub rbuf: BytesMut,
-    pub cancel: CancelTarget,
+    /// Shared so that registering it for a client's cancel key costs no allocation.
+    pub cancel: Arc<CancelTarget>,
     /// ParameterStatus values reported at startup, in order.
     pub startup_params: Arc<Vec<(String, String)>>,
     /// Session settings the proxy has applied here (see `session::Settings`).

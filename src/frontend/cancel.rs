@@ -9,14 +9,14 @@ use crate::backend::CancelTarget;
 /// What a client's cancel key points at; updated on every checkout and release.
 #[derive(Debug, Default)]
 pub struct CancelSlot {
-    target: Mutex<Option<CancelTarget>>,
+    target: Mutex<Option<Arc<CancelTarget>>>,
 }
 
 impl CancelSlot {
-    pub fn set(&self, t: Option<CancelTarget>) {
+    pub fn set(&self, t: Option<Arc<CancelTarget>>) {
         *self.target.lock().unwrap_or_else(PoisonError::into_inner) = t;
     }
-    fn get(&self) -> Option<CancelTarget> {
+    fn get(&self) -> Option<Arc<CancelTarget>> {
         self.target.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }

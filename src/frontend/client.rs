@@ -20,8 +20,7 @@ use super::expect::Expect;
 use super::handshake::{self, Authenticated, Startup};
 use super::listener::{ClientGuard, Shared};
 use super::prepared::ClientPrepared;
-use super::ConnId;
-use crate::config::{Config, PoolMode, UserConfig};
+use crate::config::{Config, PoolMode};
 use crate::error::{write_error, write_fatal, ClientError};
 use crate::pool::{Checkout, PoolKey, ShardPool};
 use crate::protocol::build;
@@ -36,7 +35,6 @@ use crate::stream::Stream;
 const NOT_SETTINGS: [&str; 4] = ["user", "database", "options", "replication"];
 
 pub(super) struct Client {
-    pub id: ConnId,
     pub stream: Stream,
     pub rbuf: BytesMut,
     /// Pending bytes for the client.
@@ -45,7 +43,6 @@ pub(super) struct Client {
     pub sout: BytesMut,
     pub shared: Arc<Shared>,
     pub config: Arc<Config>,
-    pub user: Arc<UserConfig>,
     pub mode: PoolMode,
     pub pool: Arc<ShardPool>,
     pub max_message: u32,
@@ -81,7 +78,7 @@ pub(super) struct Client {
     pub cancel_sent: bool,
 }
 
-pub(super) async fn run(tcp: TcpStream, id: ConnId, shared: Arc<Shared>, guard: ClientGuard) {
+pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard) {
     let auth = match handshake::startup(tcp, &shared).await {
         Ok(Startup::Cancelled) => return,
         Ok(Startup::Session(a)) => a,
@@ -96,7 +93,7 @@ pub(super) async fn run(tcp: TcpStream, id: ConnId, shared: Arc<Shared>, guard: 
             return;
         }
     };
-    let mut client = match Client::login(*auth, id, shared.clone()).await {
+    let mut client = match Client::login(*auth, shared.clone()).await {
         Ok(c) => c,
         Err((mut stream, e)) => {
             tracing::info!(error = %e, "login refused");
@@ -125,7 +122,7 @@ pub(super) async fn run(tcp: TcpStream, id: ConnId, shared: Arc<Shared>, guard: 
 }
 
 impl Client {
-    async fn login(auth: Authenticated, id: ConnId, shared: Arc<Shared>) -> Result<Client, (Stream, FrontendError)> {
+    async fn login(auth: Authenticated, shared: Arc<Shared>) -> Result<Client, (Stream, FrontendError)> {
         let Authenticated { stream, rbuf, config, user, database, params } = auth;
         let max = config.pool.max_client_conn;
         if shared.clients.load(std::sync::atomic::Ordering::Relaxed) > max as usize {
@@ -158,7 +155,6 @@ impl Client {
         let cancel = shared.cancels.register();
         let startup = Arc::new(startup);
         let mut client = Client {
-            id,
             stream,
             rbuf,
             wbuf: BytesMut::with_capacity(8192),
@@ -166,7 +162,6 @@ impl Client {
             mode: user.pool_mode,
             max_message: config.limits.max_message_size,
             config,
-            user,
             pool,
             shared,
             settings: startup.clone(),

@@ -78,7 +78,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTrac
         let shared = shared.clone();
         tracker.spawn(
             async move {
-                client::run(tcp, id, shared, guard).await;
+                client::run(tcp, shared, guard).await;
             }
             .instrument(span),
         );
