@@ -69,11 +69,11 @@ stop_demo() {
         rm -f "$DEMO/shardgate.pid"
     fi
     if [ -f "$DEMO/pg-root" ]; then
-        local data bin
-        data=$(cat "$DEMO/pg-root")/data
-        if [ -f "$data/postmaster.pid" ] && bin=$(pg_bin_dir); then
+        local root bin
+        root=$(cat "$DEMO/pg-root")
+        if [ -f "$root/data/postmaster.pid" ] && bin=$(pg_bin_dir); then
             say "stopping the demo cluster"
-            as_pg_owner "$bin/pg_ctl" stop -D "$data" -m fast -w >/dev/null || true
+            (cd "$root" && as_pg_owner "$bin/pg_ctl" stop -D "$root/data" -m fast -w >/dev/null) || true
         fi
     fi
 }
