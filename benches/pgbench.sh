@@ -268,7 +268,7 @@ pool:
   max_prepared_per_server: 200
 EOF
 say "starting shardgate on port $SG_PORT (pool.size $POOL_SIZE)"
-"$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate.log" 2>&1 </dev/null &
+NO_COLOR=1 "$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate.log" 2>&1 </dev/null &
 SG_PID=$!
 
 # --- PgBouncer -----------------------------------------------------------------------------

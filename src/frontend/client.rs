@@ -276,6 +276,7 @@ impl Client {
     /// Gets a server for this client and brings its session settings in line.
     pub async fn checkout(&mut self) -> Result<(), FrontendError> {
         let server = self.pool.checkout().await?;
+        tracing::trace!(server_pid = server.backend_pid(), "server checked out");
         self.cancel.slot.set(Some(server.cancel.clone()));
         self.server = Some(server);
         self.server_at_rest = true;
@@ -286,9 +287,6 @@ impl Client {
 
     /// Releases the server when transaction pooling allows it.
     pub fn maybe_release(&mut self) {
-        if self.server.is_some() {
-            tracing::trace!(queue = ?self.queue, at_rest = self.server_at_rest, tx = ?self.tx, sout = self.sout.len(), "release check");
-        }
         if self.mode == PoolMode::Transaction && self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
             self.release();
         }
@@ -297,6 +295,7 @@ impl Client {
     pub fn release(&mut self) {
         if let Some(mut server) = self.server.take() {
             server.clean = self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0 && self.tx == TxStatus::Idle;
+            tracing::trace!(server_pid = server.backend_pid(), clean = server.clean, "server released");
             server.last_used = std::time::Instant::now();
             self.cancel.slot.set(None);
             self.busy_since = None;

@@ -25,5 +25,6 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()
+        .with_ansi(false) // captured output ends up in CI logs, where escapes are noise
         .try_init();
 }

@@ -138,7 +138,7 @@ impl PgCluster {
         fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
-    /// A libpq connection string for the superuser, for tools that take one.
+    /// A libpq connection string for the superuser, for programs that take one.
     pub fn superuser_url(&self, db: &str) -> String {
         format!(
             "host={HOST} port={} user={SUPERUSER} password={SUPERUSER_PASSWORD} dbname={}",
@@ -472,7 +472,10 @@ pub fn pg_bin_dir() -> anyhow::Result<PathBuf> {
         }
     }
     newest.map(|(_, bin)| bin).with_context(|| {
-        format!("no {DEBIAN_PG_ROOT}/*/bin/initdb: install the PostgreSQL server (scripts/test.sh does)")
+        format!(
+            "no {DEBIAN_PG_ROOT}/*/bin/initdb: \
+             install the PostgreSQL server (scripts/test.sh does)"
+        )
     })
 }
 
@@ -516,7 +519,10 @@ fn give_to_os_user(path: &Path) -> anyhow::Result<()> {
             .context("running id")?;
         let text = String::from_utf8_lossy(&out.stdout);
         text.trim().parse().with_context(|| {
-            format!("no OS user {OS_USER:?}, which PostgreSQL needs when tests run as root; scripts/test.sh creates it")
+            format!(
+                "no OS user {OS_USER:?}, which PostgreSQL needs when tests run as root; \
+                 scripts/test.sh creates it"
+            )
         })
     };
     chown(path, Some(id("-u")?), Some(id("-g")?))

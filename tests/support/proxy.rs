@@ -3,7 +3,11 @@
 //!
 //! ```ignore
 //! let pg = PgCluster::start()?;
-//! let proxy = Proxy::builder(&pg).database("pms").user("app", "app", "scram-sha-256").start().await?;
+//! let proxy = Proxy::builder(&pg)
+//!     .database("pms")
+//!     .user("app", "app", "scram-sha-256")
+//!     .start()
+//!     .await?;
 //! let client = proxy.connect("app", "app", "pms").await?;
 //! ```
 
@@ -287,7 +291,8 @@ impl ProxyBuilder<'_> {
 
 fn single_shard_map(cluster: &PgCluster, database: &str) -> String {
     format!(
-        "version: 1\nshards:\n  - name: main\n    primary:\n      host: {}\n      port: {}\n      database: {}\n",
+        "version: 1\nshards:\n  - name: main\n    primary:\n      \
+         host: {}\n      port: {}\n      database: {}\n",
         cluster.host(),
         cluster.port(),
         yaml_str(database)
