@@ -71,7 +71,7 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
                 key = Some((c.i32().map_err(|source| BackendError::Protocol { addr: addr.into(), source })?, c.i32().map_err(|source| BackendError::Protocol { addr: addr.into(), source })?));
             }
             btag::NOTICE_RESPONSE | btag::NEGOTIATE_PROTOCOL => {}
-            btag::ERROR_RESPONSE => return Err(BackendError::Refused { addr: addr.into(), fields: ErrorFields::parse(&frame.body()) }),
+            btag::ERROR_RESPONSE => return Err(BackendError::Refused { addr: addr.into(), fields: Box::new(ErrorFields::parse(&frame.body())) }),
             btag::READY_FOR_QUERY => break,
             other => return Err(BackendError::Unexpected { addr: addr.into(), tag: other as char, during: "startup" }),
         }
@@ -134,7 +134,7 @@ async fn authenticate(stream: &mut Stream, rbuf: &mut BytesMut, params: &Connect
         let frame = read_frame(stream, rbuf, addr).await?;
         match frame.tag {
             btag::AUTHENTICATION => {}
-            btag::ERROR_RESPONSE => return Err(BackendError::Refused { addr: addr.into(), fields: ErrorFields::parse(&frame.body()) }),
+            btag::ERROR_RESPONSE => return Err(BackendError::Refused { addr: addr.into(), fields: Box::new(ErrorFields::parse(&frame.body())) }),
             other => return Err(BackendError::Unexpected { addr: addr.into(), tag: other as char, during: "authentication" }),
         }
         let mut body = frame.body();

@@ -16,7 +16,7 @@ pub enum BackendError {
     #[error("TLS to server {addr}: {reason}")]
     Tls { addr: String, reason: String },
     #[error("server {addr} refused the login: {} ({})", .fields.message, .fields.code)]
-    Refused { addr: String, fields: ErrorFields },
+    Refused { addr: String, fields: Box<ErrorFields> },
     #[error("server {addr} asks for authentication method {method} which shardgate does not support")]
     UnsupportedAuth { addr: String, method: i32 },
     #[error("server {addr} asks for a password but none is configured for user {user}")]

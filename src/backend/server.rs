@@ -81,7 +81,7 @@ impl Server {
                         self.clean = status == TxStatus::Idle && self.rbuf.is_empty();
                         self.last_used = Instant::now();
                         return match error {
-                            Some(fields) => Err(BackendError::Refused { addr: self.addr(), fields }),
+                            Some(fields) => Err(BackendError::Refused { addr: self.addr(), fields: Box::new(fields) }),
                             None => Ok(status),
                         };
                     }

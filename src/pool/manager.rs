@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use crate::backend::{connect, BackendError, ConnectParams, Server};
 
+/// ParameterStatus values a server reported at startup, in order.
+pub type ServerParams = Arc<Vec<(String, String)>>;
+
 pub struct ServerManager {
     pub params: ConnectParams,
     pub ping_after_idle: Duration,
-    pub startup_params: Arc<OnceLock<Arc<Vec<(String, String)>>>>,
+    pub startup_params: Arc<OnceLock<ServerParams>>,
 }
 
 impl bb8::ManageConnection for ServerManager {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub use error::PoolError;
 use failures::{ConnectFailures, FailureSink};
-pub use manager::ServerManager;
+pub use manager::{ServerManager, ServerParams};
 
 use crate::backend::ConnectParams;
 use crate::config::{PoolSettings, UserConfig};
@@ -42,7 +42,7 @@ pub struct ShardPool {
     pub key: PoolKey,
     pub endpoint: Endpoint,
     pool: bb8::Pool<ServerManager>,
-    startup_params: Arc<OnceLock<Arc<Vec<(String, String)>>>>,
+    startup_params: Arc<OnceLock<ServerParams>>,
     checkout_timeout: std::time::Duration,
     failures: Arc<ConnectFailures>,
 }
@@ -71,7 +71,7 @@ impl ShardPool {
     }
 
     /// The ParameterStatus values the first server of this pool reported at startup.
-    pub fn startup_params(&self) -> Option<Arc<Vec<(String, String)>>> {
+    pub fn startup_params(&self) -> Option<ServerParams> {
         self.startup_params.get().cloned()
     }
 

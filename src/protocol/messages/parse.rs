@@ -15,6 +15,8 @@ pub struct Parse {
 }
 
 impl Parse {
+    // Every message view is built by `parse`; the message is also called Parse.
+    #[allow(clippy::self_named_constructors)]
     pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
         let mut c = Cursor::new(body, "Parse");
         let name = c.cstr()?;
