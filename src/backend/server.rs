@@ -94,6 +94,23 @@ impl Server {
         }
     }
 
+    /// Whether the server sent something while idle in the pool (usually a FATAL before it
+    /// closed, e.g. 57P01 on shutdown) or closed the connection. Such a server is useless.
+    /// Costs no syscall when tokio has seen no readiness on the socket.
+    pub fn has_unsolicited_input(&self) -> bool {
+        if !self.rbuf.is_empty() {
+            return true;
+        }
+        match &self.stream {
+            Stream::Plain(tcp) => {
+                let mut probe = [0u8; 1];
+                !matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            }
+            // TLS records cannot be peeked without decrypting; the idle ping covers them.
+            Stream::ServerTls(_) | Stream::ClientTls(_) => false,
+        }
+    }
+
     pub fn addr(&self) -> String {
         format!("{}:{}", self.cancel.host, self.cancel.port)
     }

@@ -83,6 +83,12 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
         Ok(Startup::Cancelled) => return,
         Ok(Startup::Session(a)) => a,
         Err(f) => {
+            // A connection closed before its startup packet is a health probe (pg_isready,
+            // a load balancer), not a failed login.
+            if matches!(&f.error, FrontendError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof) {
+                tracing::debug!("connection closed before startup");
+                return;
+            }
             tracing::info!(error = %f.error, "login failed");
             if let Some(mut stream) = f.stream {
                 let mut out = BytesMut::new();

@@ -25,9 +25,13 @@ impl bb8::ManageConnection for ServerManager {
         Ok(server)
     }
 
-    /// Pings only servers idle longer than `ping_after_idle`: a ping on every checkout costs
-    /// about 30 % of pgbench throughput.
+    /// Drops servers that spoke or closed while idle (a restarted server sends 57P01 to every
+    /// pooled connection), and pings only servers idle longer than `ping_after_idle`: a ping
+    /// on every checkout costs about 30 % of pgbench throughput.
     async fn is_valid(&self, conn: &mut Server) -> Result<(), BackendError> {
+        if conn.has_unsolicited_input() {
+            return Err(BackendError::Closed);
+        }
         if conn.last_used.elapsed() > self.ping_after_idle {
             conn.run_internal(";").await?;
         }
