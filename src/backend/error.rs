@@ -31,6 +31,10 @@ pub enum BackendError {
     Io(#[from] std::io::Error),
     #[error("server closed the connection")]
     Closed,
+    /// A pooled server failed its check on checkout; the pool opens another. Not a
+    /// connection failure, so it must not fail clients waiting for a server.
+    #[error("pooled server was no longer usable")]
+    Stale,
 }
 
 impl ClientError for BackendError {
@@ -40,7 +44,7 @@ impl ClientError for BackendError {
             Self::Refused { fields, .. } => SqlState::from_code(&fields.code),
             Self::UnsupportedAuth { .. } | Self::NoPassword { .. } | Self::Scram { .. } => SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
             Self::Protocol { .. } | Self::Unexpected { .. } => SqlState::PROTOCOL_VIOLATION,
-            Self::Io(_) | Self::Closed => SqlState::CONNECTION_FAILURE,
+            Self::Io(_) | Self::Closed | Self::Stale => SqlState::CONNECTION_FAILURE,
         }
     }
 

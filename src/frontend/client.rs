@@ -71,6 +71,8 @@ pub(super) struct Client {
     pub pass_suppress: bool,
     /// The server is in COPY FROM STDIN mode and ignores Sync/Flush until CopyDone/CopyFail.
     pub copy_in: bool,
+    /// The message of a FATAL the server sent before closing, reported as the reason.
+    pub server_fatal: Option<String>,
     pub cancel: CancelKey,
     /// When the oldest outstanding request was sent (for query_timeout), and whether a cancel
     /// was already sent for it.
@@ -90,23 +92,21 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
                 return;
             }
             tracing::info!(error = %f.error, "login failed");
-            if let Some(mut stream) = f.stream {
+            if let Some(stream) = f.stream {
                 let mut out = BytesMut::new();
                 write_fatal(&mut out, &f.error);
-                let _ = stream.write_all(&out).await;
-                let _ = stream.shutdown().await;
+                close_with(stream, &out).await;
             }
             return;
         }
     };
     let mut client = match Client::login(*auth, shared.clone()).await {
         Ok(c) => c,
-        Err((mut stream, e)) => {
+        Err((stream, e)) => {
             tracing::info!(error = %e, "login refused");
             let mut out = BytesMut::new();
             write_fatal(&mut out, &e);
-            let _ = stream.write_all(&out).await;
-            let _ = stream.shutdown().await;
+            close_with(stream, &out).await;
             return;
         }
     };
@@ -120,6 +120,9 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
                 client.wbuf.clear();
                 write_error(&mut client.wbuf, e);
                 let _ = client.stream.write_all(&client.wbuf).await;
+                client.wbuf.clear();
+                let _ = client.stream.shutdown().await;
+                drain(&mut client.stream).await;
             }
         }
     }
@@ -185,6 +188,7 @@ impl Client {
             pass_remaining: 0,
             pass_suppress: false,
             copy_in: false,
+            server_fatal: None,
             cancel,
             busy_since: None,
             cancel_sent: false,
@@ -252,7 +256,9 @@ impl Client {
                     tokio::select! {
                         r = server.stream.read_buf(&mut server.rbuf) => {
                             if r.map_err(|e| FrontendError::ServerLost(e.to_string()))? == 0 {
-                                return self.server_lost("server closed the connection").await;
+                                let why = self.server_fatal.take().unwrap_or_else(|| "server closed the connection".to_string());
+                                self.server_lost(&why).await?;
+                                continue;
                             }
                             self.relay_server()?;
                             self.flush_client().await?;
@@ -406,6 +412,27 @@ impl Client {
         }
         server.clean = server.rbuf.is_empty();
         server.last_used = std::time::Instant::now();
+    }
+}
+
+/// Sends a last message and closes so that the client reads it: the write side is shut
+/// first and unread input is drained briefly, because closing a socket with unread input
+/// makes the kernel send a reset that can overtake the message.
+async fn close_with(mut stream: Stream, last: &[u8]) {
+    let _ = stream.write_all(last).await;
+    let _ = stream.shutdown().await;
+    drain(&mut stream).await;
+}
+
+async fn drain(stream: &mut Stream) {
+    let mut sink = vec![0u8; 16 * 1024];
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let mut total = 0usize;
+    while total < 1 << 20 {
+        match tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => total += n,
+            _ => break,
+        }
     }
 }
 

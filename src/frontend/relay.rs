@@ -13,6 +13,7 @@ use super::expect::Expect;
 use crate::protocol::frame::peek_header;
 use crate::protocol::messages::btag;
 use crate::protocol::messages::command_complete;
+use crate::protocol::messages::error_response::ErrorFields;
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::{build, ProtocolError};
 use crate::router::session_command::SessionCommand;
@@ -139,6 +140,16 @@ impl Client {
     }
 
     fn on_server_error(&mut self, frame: &[u8]) -> Result<(), FrontendError> {
+        let fields = ErrorFields::parse(frame.get(5..).unwrap_or_default());
+        if fields.severity == "FATAL" || fields.severity == "PANIC" {
+            // The server is about to close. Its FATAL is not the client's: the client's session
+            // may survive (see `server_lost`), so keep the reason and report it from there.
+            self.server_fatal = Some(format!("{} ({})", fields.message, fields.code));
+            if let Some(s) = self.server.as_mut() {
+                s.clean = false;
+            }
+            return Ok(());
+        }
         let Some(front) = self.queue.front() else {
             // A FATAL with nothing asked (e.g. the server is shutting down).
             self.wbuf.extend_from_slice(frame);

@@ -29,6 +29,10 @@ pub struct FailureSink(pub Arc<ConnectFailures>);
 
 impl bb8::ErrorSink<BackendError> for FailureSink {
     fn sink(&self, error: BackendError) {
+        if matches!(error, BackendError::Stale) {
+            tracing::debug!("dropped a pooled server that was no longer usable");
+            return;
+        }
         tracing::warn!(error = %error, "server connection failed");
         *self.0.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), Arc::new(error)));
         self.0.notify.notify_waiters();

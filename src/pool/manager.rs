@@ -30,10 +30,10 @@ impl bb8::ManageConnection for ServerManager {
     /// on every checkout costs about 30 % of pgbench throughput.
     async fn is_valid(&self, conn: &mut Server) -> Result<(), BackendError> {
         if conn.has_unsolicited_input() {
-            return Err(BackendError::Closed);
+            return Err(BackendError::Stale);
         }
         if conn.last_used.elapsed() > self.ping_after_idle {
-            conn.run_internal(";").await?;
+            conn.run_internal(";").await.map_err(|_| BackendError::Stale)?;
         }
         Ok(())
     }
