@@ -30,9 +30,13 @@ pub enum Command {
 }
 
 pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if json {
         builder.json().init();
     } else {
@@ -46,7 +50,8 @@ pub fn check(path: &std::path::Path) -> ExitCode {
     let result = if is_map {
         crate::config::load_map(path).map(|m| format!("{}: ok ({} shard(s))", path.display(), m.shards().len()))
     } else {
-        crate::config::Config::load(path).map(|c| format!("{}: ok ({} database(s), {} user(s))", path.display(), c.databases.len(), c.users.len()))
+        crate::config::Config::load(path)
+            .map(|c| format!("{}: ok ({} database(s), {} user(s))", path.display(), c.databases.len(), c.users.len()))
     };
     match result {
         Ok(msg) => {

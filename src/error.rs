@@ -28,11 +28,24 @@ pub trait ClientError: std::error::Error {
 
 /// Writes `e` as one ErrorResponse into `out`.
 pub fn write_error(out: &mut bytes::BytesMut, e: &dyn ClientError) {
-    let severity = if e.is_fatal() { crate::protocol::build::Severity::Fatal } else { crate::protocol::build::Severity::Error };
-    crate::protocol::build::error_response(out, severity, e.sqlstate().code(), &e.client_message(), e.hint().as_deref());
+    let severity =
+        if e.is_fatal() { crate::protocol::build::Severity::Fatal } else { crate::protocol::build::Severity::Error };
+    crate::protocol::build::error_response(
+        out,
+        severity,
+        e.sqlstate().code(),
+        &e.client_message(),
+        e.hint().as_deref(),
+    );
 }
 
 /// Writes `e` as a FATAL ErrorResponse: anything that fails during login ends the connection.
 pub fn write_fatal(out: &mut bytes::BytesMut, e: &dyn ClientError) {
-    crate::protocol::build::error_response(out, crate::protocol::build::Severity::Fatal, e.sqlstate().code(), &e.client_message(), e.hint().as_deref());
+    crate::protocol::build::error_response(
+        out,
+        crate::protocol::build::Severity::Fatal,
+        e.sqlstate().code(),
+        &e.client_message(),
+        e.hint().as_deref(),
+    );
 }

@@ -1,6 +1,15 @@
 //! The `shardgate` binary: a thin CLI over the library.
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::todo, clippy::dbg_macro, clippy::await_holding_lock, clippy::large_futures)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::dbg_macro,
+    clippy::await_holding_lock,
+    clippy::large_futures
+)]
 
 use std::process::ExitCode;
 

@@ -58,13 +58,19 @@ async fn a_server_refusing_the_proxy_login_reaches_the_client_with_its_own_error
     let pg = PgCluster::start_async().await?;
     pg.exec("postgres", "CREATE ROLE app LOGIN PASSWORD 'the-real-one'").await?;
     pg.exec("postgres", "CREATE DATABASE pms OWNER app").await?;
-    let proxy = Proxy::builder(&pg).no_provision().user("app", "what-the-proxy-knows", "scram-sha-256").checkout_timeout_ms(10_000).start().await?;
+    let proxy = Proxy::builder(&pg)
+        .no_provision()
+        .user("app", "what-the-proxy-knows", "scram-sha-256")
+        .checkout_timeout_ms(10_000)
+        .start()
+        .await?;
     let started = std::time::Instant::now();
     let err = proxy.connect("app", "what-the-proxy-knows", "pms").await.unwrap_err();
     let text = format!("{err:#}");
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
     assert!(text.contains("password authentication failed"), "{text}");
-    let db = err.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.as_db_error()).map(|d| d.code().code().to_string());
+    let db =
+        err.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.as_db_error()).map(|d| d.code().code().to_string());
     assert_eq!(db.as_deref(), Some("28P01"), "{text}");
     Ok(())
 }

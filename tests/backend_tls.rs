@@ -20,7 +20,8 @@ async fn enable_server_tls(pg: &PgCluster) -> anyhow::Result<std::path::PathBuf>
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key)?;
     let key = KeyPair::generate()?;
-    let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?.signed_by(&key, &ca, &ca_key)?;
+    let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?
+        .signed_by(&key, &ca, &ca_key)?;
     let dir = pg.data_dir();
     let crt_path = dir.join("test-server.crt");
     let key_path = dir.join("test-server.key");
@@ -80,13 +81,15 @@ async fn verify_full_checks_the_certificate() -> anyhow::Result<()> {
     let ca = enable_server_tls(&pg).await?;
     pg.ensure_role("app", "app").await?;
     pg.ensure_database("pms", "app").await?;
-    let proxy = Proxy::builder(&pg).database_with_map("pms", &map(&pg, "localhost", "verify-full", Some(&ca))).start().await?;
+    let proxy =
+        Proxy::builder(&pg).database_with_map("pms", &map(&pg, "localhost", "verify-full", Some(&ca))).start().await?;
     let c = proxy.connect("app", "app", "pms").await?;
     let ssl: bool = c.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await?.get(0);
     assert!(ssl);
     // Without the CA (system roots only) the server cannot be verified: the login fails with
     // 08001 and says why.
-    let proxy = Proxy::builder(&pg).database_with_map("pms", &map(&pg, "localhost", "verify-full", None)).start().await?;
+    let proxy =
+        Proxy::builder(&pg).database_with_map("pms", &map(&pg, "localhost", "verify-full", None)).start().await?;
     let err = proxy.connect("app", "app", "pms").await.unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("08001") || text.contains("TLS"), "{text}");

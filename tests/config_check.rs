@@ -8,7 +8,8 @@ use std::process::Command;
 
 use shardgate::config::Config;
 
-const MAP: &str = "version: 1\nshards:\n  - name: main\n    primary:\n      host: 127.0.0.1\n      port: 5432\n      database: pms\n";
+const MAP: &str =
+    "version: 1\nshards:\n  - name: main\n    primary:\n      host: 127.0.0.1\n      port: 5432\n      database: pms\n";
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -56,7 +57,12 @@ fn bad_values_name_file_line_and_field() {
     );
     let err = Config::load(&path).unwrap_err();
     let text = err.to_string();
-    let find = |field: &str| err.problems.iter().find(|p| p.field.as_deref() == Some(field)).unwrap_or_else(|| panic!("no problem for {field}: {text}"));
+    let find = |field: &str| {
+        err.problems
+            .iter()
+            .find(|p| p.field.as_deref() == Some(field))
+            .unwrap_or_else(|| panic!("no problem for {field}: {text}"))
+    };
     assert_eq!(find("listen").line, Some(4));
     assert_eq!(find("users[0].auth").line, Some(7));
     assert_eq!(find("users[1].pool_mode").line, Some(10));
@@ -68,7 +74,11 @@ fn bad_values_name_file_line_and_field() {
 fn shard_map_problems_point_into_the_map_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "bad.yaml", "version: 1\nshards:\n  - name: a\n    primary: { host: h, database: d }\n  - name: a\n    primary: { host: h, port: 0, database: d, tls: sometimes }\n");
-    let path = write(dir.path(), "shardgate.yaml", "databases:\n  pms:\n    shard_map: bad.yaml\nusers:\n  - name: app\n    password: x\n");
+    let path = write(
+        dir.path(),
+        "shardgate.yaml",
+        "databases:\n  pms:\n    shard_map: bad.yaml\nusers:\n  - name: app\n    password: x\n",
+    );
     let text = Config::load(&path).unwrap_err().to_string();
     assert!(text.contains("bad.yaml:5: field `shards[1].name`: duplicate shard name \"a\""), "{text}");
     assert!(text.contains("bad.yaml:6: field `shards[1].primary.port`"), "{text}");
@@ -79,7 +89,11 @@ fn shard_map_problems_point_into_the_map_file() {
 #[test]
 fn a_missing_map_file_and_a_yaml_syntax_error_are_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "shardgate.yaml", "databases:\n  pms:\n    shard_map: gone.yaml\nusers:\n  - name: app\n    password: x\n");
+    let path = write(
+        dir.path(),
+        "shardgate.yaml",
+        "databases:\n  pms:\n    shard_map: gone.yaml\nusers:\n  - name: app\n    password: x\n",
+    );
     let text = Config::load(&path).unwrap_err().to_string();
     assert!(text.contains("gone.yaml: cannot read"), "{text}");
     let path = write(dir.path(), "broken.yaml", "databases: [\n");

@@ -31,7 +31,12 @@ async fn simple_and_extended_queries_return_the_servers_rows() -> anyhow::Result
         })
         .collect();
     assert_eq!(values, vec![Some("sea view".to_string()), None]);
-    let r = c.query_one("SELECT count(*) FROM rooms WHERE tenant_id = $1 AND name IS NOT DISTINCT FROM $2", &[&1i64, &Option::<String>::None]).await?;
+    let r = c
+        .query_one(
+            "SELECT count(*) FROM rooms WHERE tenant_id = $1 AND name IS NOT DISTINCT FROM $2",
+            &[&1i64, &Option::<String>::None],
+        )
+        .await?;
     assert_eq!(r.get::<_, i64>(0), 1);
     let r = c.query_one("SELECT $1::int + 1", &[&41i32]).await?;
     assert_eq!(r.get::<_, i32>(0), 42);
@@ -201,7 +206,8 @@ async fn the_bounded_server_statement_cache_evicts_and_prepares_again() -> anyho
         assert_eq!(tags(&w.until_ready().await?), "1Z");
     }
     let direct = pg.client("pms").await?;
-    let on_server: i64 = direct.query_one("SELECT count(*) FROM pg_stat_activity WHERE usename = 'raw'", &[]).await?.get(0);
+    let on_server: i64 =
+        direct.query_one("SELECT count(*) FROM pg_stat_activity WHERE usename = 'raw'", &[]).await?.get(0);
     assert_eq!(on_server, 1);
     // All five still run, in any order, on the one server that keeps at most two.
     for i in [0, 4, 1, 3, 2, 0] {
@@ -262,7 +268,9 @@ async fn copy_from_stdin_and_to_stdout_are_relayed() -> anyhow::Result<()> {
     let n: i64 = c.query_one("SELECT count(*) FROM guests", &[]).await?.get(0);
     assert_eq!(n, 5000);
     // psql's \copy, both ways.
-    let csv = proxy.psql("app", "app", "pms", &["-c", "\\copy (SELECT id FROM guests WHERE id < 3 ORDER BY id) TO STDOUT"]).await?;
+    let csv = proxy
+        .psql("app", "app", "pms", &["-c", "\\copy (SELECT id FROM guests WHERE id < 3 ORDER BY id) TO STDOUT"])
+        .await?;
     assert_eq!(succeeded(csv)?, "0\n1\n2\n");
     Ok(())
 }
@@ -288,10 +296,14 @@ async fn pgbench_runs_in_all_three_protocol_modes() -> anyhow::Result<()> {
     let proxy = Proxy::builder(&pg).pool_size(4).start().await?;
     succeeded(proxy.pgbench("app", "app", "pms", &["-i", "-s", "1", "-q"]).await?)?;
     for mode in ["simple", "extended", "prepared"] {
-        let out = succeeded(proxy.pgbench("app", "app", "pms", &["-n", "-c", "8", "-j", "2", "-t", "200", "-M", mode]).await?)?;
+        let out = succeeded(
+            proxy.pgbench("app", "app", "pms", &["-n", "-c", "8", "-j", "2", "-t", "200", "-M", mode]).await?,
+        )?;
         assert!(out.contains("number of transactions actually processed: 1600/1600"), "{mode}: {out}");
         assert!(out.contains("number of failed transactions: 0"), "{mode}: {out}");
-        let out = succeeded(proxy.pgbench("app", "app", "pms", &["-n", "-S", "-c", "8", "-j", "2", "-t", "300", "-M", mode]).await?)?;
+        let out = succeeded(
+            proxy.pgbench("app", "app", "pms", &["-n", "-S", "-c", "8", "-j", "2", "-t", "300", "-M", mode]).await?,
+        )?;
         assert!(out.contains("actually processed: 2400/2400"), "{mode}: {out}");
     }
     let out = succeeded(proxy.pgbench("app", "app", "pms", &["-n", "-S", "-C", "-c", "4", "-t", "50"]).await?)?;
@@ -303,7 +315,14 @@ async fn pgbench_runs_in_all_three_protocol_modes() -> anyhow::Result<()> {
 async fn psql_runs_scripts_and_reports_errors() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = Proxy::builder(&pg).start().await?;
-    let out = proxy.psql("app", "app", "pms", &["-At", "-c", "CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2); SELECT sum(a) FROM t"]).await?;
+    let out = proxy
+        .psql(
+            "app",
+            "app",
+            "pms",
+            &["-At", "-c", "CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2); SELECT sum(a) FROM t"],
+        )
+        .await?;
     assert_eq!(succeeded(out)?.lines().last(), Some("3"));
     let out = proxy.psql("app", "app", "pms", &["-c", "SELECT 1/0"]).await?;
     assert!(!out.status.success());
@@ -325,7 +344,12 @@ async fn a_client_that_vanishes_mid_transaction_leaves_no_dirty_server() -> anyh
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let b = proxy.connect("app", "app", "pms").await?;
-    let row = b.query_one("SELECT count(*), txid_current_if_assigned() IS NULL, current_setting('work_mem') FROM payments", &[]).await?;
+    let row = b
+        .query_one(
+            "SELECT count(*), txid_current_if_assigned() IS NULL, current_setting('work_mem') FROM payments",
+            &[],
+        )
+        .await?;
     assert_eq!(row.get::<_, i64>(0), 0, "the vanished client's insert must not be visible");
     assert!(row.get::<_, bool>(1), "b must not run inside a's transaction");
     assert_eq!(row.get::<_, String>(2), "4MB");

@@ -56,8 +56,7 @@ async fn answer_then_close(w: &mut Wire) -> anyhow::Result<Vec<Msg>> {
 }
 
 fn is_reset(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
 }
 
 /// Asserts the answer is exactly one FATAL ErrorResponse with `code`, then the close.
@@ -65,22 +64,14 @@ fn assert_one_fatal(msgs: &[Msg], code: &SqlState) {
     assert_eq!(msgs.len(), 1, "one ErrorResponse, then the close: {msgs:?}");
     assert_eq!(msgs[0].tag, 'E', "{msgs:?}");
     assert_eq!(msgs[0].field(b'V').as_deref(), Some("FATAL"), "{msgs:?}");
-    assert_eq!(
-        msgs[0].error_code().as_deref(),
-        Some(code.code()),
-        "{msgs:?}"
-    );
+    assert_eq!(msgs[0].error_code().as_deref(), Some(code.code()), "{msgs:?}");
 }
 
 /// The SQLSTATE of a login that must fail.
 async fn login_error(config: &tokio_postgres::Config) -> anyhow::Result<SqlState> {
     match config.connect(NoTls).await {
         Ok(_) => bail!("the login succeeded"),
-        Err(e) => Ok(e
-            .as_db_error()
-            .with_context(|| format!("not a server error: {e}"))?
-            .code()
-            .clone()),
+        Err(e) => Ok(e.as_db_error().with_context(|| format!("not a server error: {e}"))?.code().clone()),
     }
 }
 
@@ -88,11 +79,7 @@ async fn login_error(config: &tokio_postgres::Config) -> anyhow::Result<SqlState
 async fn query_error(client: &Client, sql: &str) -> anyhow::Result<SqlState> {
     match client.simple_query(sql).await {
         Ok(_) => bail!("{sql} succeeded"),
-        Err(e) => Ok(e
-            .as_db_error()
-            .with_context(|| format!("not a server error: {e}"))?
-            .code()
-            .clone()),
+        Err(e) => Ok(e.as_db_error().with_context(|| format!("not a server error: {e}"))?.code().clone()),
     }
 }
 
@@ -106,16 +93,13 @@ fn startup_packet(code: u32, body: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_over_max_message_size_is_fatal_08p01_and_closes_only_that_client(
-) -> anyhow::Result<()> {
+async fn a_message_over_max_message_size_is_fatal_08p01_and_closes_only_that_client() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = proxy_with_raw_user(&pg).await?;
     let witness = proxy.connect("app", "app", "pms").await?;
     let mut w = Wire::connect_trust(proxy.addr(), "raw", "pms").await?;
 
-    w.query(&format!("SELECT '{}'", "x".repeat(10_000)))
-        .flush()
-        .await?;
+    w.query(&format!("SELECT '{}'", "x".repeat(10_000))).flush().await?;
     let msgs = answer_then_close(&mut w).await?;
 
     assert_one_fatal(&msgs, &SqlState::PROTOCOL_VIOLATION);
@@ -123,8 +107,7 @@ async fn a_message_over_max_message_size_is_fatal_08p01_and_closes_only_that_cli
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_length_below_four_is_fatal_08p01_and_closes_only_that_client(
-) -> anyhow::Result<()> {
+async fn a_message_length_below_four_is_fatal_08p01_and_closes_only_that_client() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = proxy_with_raw_user(&pg).await?;
     let witness = proxy.connect("app", "app", "pms").await?;
@@ -138,17 +121,14 @@ async fn a_message_length_below_four_is_fatal_08p01_and_closes_only_that_client(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_startup_packets_are_refused_with_08p01_or_0a000_without_hanging(
-) -> anyhow::Result<()> {
+async fn malformed_startup_packets_are_refused_with_08p01_or_0a000_without_hanging() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = proxy_with_raw_user(&pg).await?;
     let witness = proxy.connect("app", "app", "pms").await?;
 
     // An HTTP request: "GET " read as a length is about 1.2 GB.
     let mut w = Wire::raw(proxy.addr()).await?;
-    w.raw_bytes(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .flush()
-        .await?;
+    w.raw_bytes(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").flush().await?;
     let msgs = answer_then_close(&mut w).await?;
     // Closing without a word is acceptable for garbage; an answer must be 08P01.
     if !msgs.is_empty() {
@@ -157,20 +137,12 @@ async fn malformed_startup_packets_are_refused_with_08p01_or_0a000_without_hangi
 
     // Over PostgreSQL's MAX_STARTUP_PACKET_LENGTH (10 000): refused before reading the body.
     let mut w = Wire::raw(proxy.addr()).await?;
-    w.raw_bytes(&100_000u32.to_be_bytes())
-        .raw_bytes(&196_608u32.to_be_bytes())
-        .flush()
-        .await?;
-    assert_one_fatal(
-        &answer_then_close(&mut w).await?,
-        &SqlState::PROTOCOL_VIOLATION,
-    );
+    w.raw_bytes(&100_000u32.to_be_bytes()).raw_bytes(&196_608u32.to_be_bytes()).flush().await?;
+    assert_one_fatal(&answer_then_close(&mut w).await?, &SqlState::PROTOCOL_VIOLATION);
 
     // Protocol 2.0, which PostgreSQL dropped in 14.
     let mut w = Wire::raw(proxy.addr()).await?;
-    w.raw_bytes(&startup_packet(2 << 16, b"user\0raw\0database\0pms\0\0"))
-        .flush()
-        .await?;
+    w.raw_bytes(&startup_packet(2 << 16, b"user\0raw\0database\0pms\0\0")).flush().await?;
     let msgs = answer_then_close(&mut w).await?;
     assert_eq!(msgs.len(), 1, "{msgs:?}");
     let code = msgs[0].error_code();
@@ -185,11 +157,8 @@ async fn malformed_startup_packets_are_refused_with_08p01_or_0a000_without_hangi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_get_the_postgresql_sqlstates() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
-    let proxy = Proxy::builder(&pg)
-        .user("app", "app", "scram-sha-256")
-        .user("legacy", "legacy-pw", "md5")
-        .start()
-        .await?;
+    let proxy =
+        Proxy::builder(&pg).user("app", "app", "scram-sha-256").user("legacy", "legacy-pw", "md5").start().await?;
     let witness = proxy.connect("app", "app", "pms").await?;
 
     let unknown_user = login_error(&proxy.config("nobody", "app", "pms")).await?;
@@ -207,8 +176,7 @@ async fn failed_logins_get_the_postgresql_sqlstates() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plaintext_pipelined_after_ssl_request_is_refused_before_tls_starts() -> anyhow::Result<()>
-{
+async fn plaintext_pipelined_after_ssl_request_is_refused_before_tls_starts() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let certs = tempfile::tempdir()?;
     let (cert, key) = write_self_signed_cert(certs.path())?;
@@ -235,11 +203,8 @@ async fn plaintext_pipelined_after_ssl_request_is_refused_before_tls_starts() ->
 }
 
 /// A self-signed certificate for localhost/127.0.0.1, as PEM files in `dir`.
-fn write_self_signed_cert(
-    dir: &std::path::Path,
-) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+fn write_self_signed_cert(dir: &std::path::Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
     let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
     std::fs::write(&cert, certified.cert.pem())?;
     std::fs::write(&key, certified.key_pair.serialize_pem())?;
@@ -247,8 +212,7 @@ fn write_self_signed_cert(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_client_conn_refuses_the_extra_client_with_53300_until_one_leaves() -> anyhow::Result<()>
-{
+async fn max_client_conn_refuses_the_extra_client_with_53300_until_one_leaves() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = Proxy::builder(&pg).max_client_conn(2).start().await?;
     let witness = proxy.connect("app", "app", "pms").await?;
@@ -267,10 +231,7 @@ async fn max_client_conn_refuses_the_extra_client_with_53300_until_one_leaves() 
                 tokio::spawn(connection);
                 break client;
             }
-            Err(e)
-                if e.code() == Some(&SqlState::TOO_MANY_CONNECTIONS)
-                    && Instant::now() < deadline =>
-            {
+            Err(e) if e.code() == Some(&SqlState::TOO_MANY_CONNECTIONS) && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) => return Err(e).context("a client after one left"),
@@ -281,14 +242,9 @@ async fn max_client_conn_refuses_the_extra_client_with_53300_until_one_leaves() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkout_timeout_fails_the_statement_with_53300_and_keeps_the_session(
-) -> anyhow::Result<()> {
+async fn a_checkout_timeout_fails_the_statement_with_53300_and_keeps_the_session() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
-    let proxy = Proxy::builder(&pg)
-        .pool_size(1)
-        .checkout_timeout_ms(300)
-        .start()
-        .await?;
+    let proxy = Proxy::builder(&pg).pool_size(1).checkout_timeout_ms(300).start().await?;
     let holder = proxy.connect("app", "app", "pms").await?;
     let waiter = proxy.connect("app", "app", "pms").await?;
     holder.batch_execute("BEGIN; SELECT 1").await?;
@@ -308,8 +264,7 @@ async fn a_checkout_timeout_fails_the_statement_with_53300_and_keeps_the_session
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_refusing_the_proxys_login_is_reported_at_once_with_its_28p01(
-) -> anyhow::Result<()> {
+async fn a_server_refusing_the_proxys_login_is_reported_at_once_with_its_28p01() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     // `app` exists on the server with a password the proxy does not know.
     pg.create_role("app", "the-real-server-password").await?;
@@ -328,11 +283,7 @@ async fn a_server_refusing_the_proxys_login_is_reported_at_once_with_its_28p01(
     let code = match proxy.config("app", "app", "pms").connect(NoTls).await {
         // Either the login fails (the first client of a pool checks a server out) or, if the
         // proxy let the client in, its first statement does.
-        Err(e) => e
-            .as_db_error()
-            .with_context(|| format!("not a server error: {e}"))?
-            .code()
-            .clone(),
+        Err(e) => e.as_db_error().with_context(|| format!("not a server error: {e}"))?.code().clone(),
         Ok((client, connection)) => {
             tokio::spawn(connection);
             query_error(&client, "SELECT 1").await?
@@ -341,10 +292,7 @@ async fn a_server_refusing_the_proxys_login_is_reported_at_once_with_its_28p01(
     let waited = started.elapsed();
 
     assert_eq!(code, SqlState::INVALID_PASSWORD);
-    assert!(
-        waited < Duration::from_secs(3),
-        "took {waited:?}; checkout timeout is 10 s"
-    );
+    assert!(waited < Duration::from_secs(3), "took {waited:?}; checkout timeout is 10 s");
     assert_serves(&witness).await
 }
 
@@ -352,11 +300,7 @@ async fn a_server_refusing_the_proxys_login_is_reported_at_once_with_its_28p01(
 /// lets it in without a server (it knows the server's parameters already), its first statement.
 async fn first_contact_error(proxy: &Proxy) -> anyhow::Result<SqlState> {
     match proxy.config("app", "app", "pms").connect(NoTls).await {
-        Err(e) => Ok(e
-            .as_db_error()
-            .with_context(|| format!("not a server error: {e}"))?
-            .code()
-            .clone()),
+        Err(e) => Ok(e.as_db_error().with_context(|| format!("not a server error: {e}"))?.code().clone()),
         Ok((client, connection)) => {
             tokio::spawn(connection);
             query_error(&client, "SELECT 1").await
@@ -378,8 +322,7 @@ async fn a_server_down_before_any_client_gives_08001_and_serves_once_back() -> a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_server_gives_08001_and_clients_work_again_once_it_is_back() -> anyhow::Result<()>
-{
+async fn a_stopped_server_gives_08001_and_clients_work_again_once_it_is_back() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = Proxy::builder(&pg).start().await?;
     let witness = proxy.connect("app", "app", "pms").await?;
@@ -411,8 +354,7 @@ async fn the_first_statement_after_a_server_restart_runs_on_a_fresh_server() -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_whose_server_is_terminated_mid_statement_keeps_its_session() -> anyhow::Result<()>
-{
+async fn a_client_whose_server_is_terminated_mid_statement_keeps_its_session() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;
     let proxy = Proxy::builder(&pg).pool_size(1).start().await?;
     let client = proxy.connect("app", "app", "pms").await?;
@@ -430,10 +372,7 @@ async fn a_client_whose_server_is_terminated_mid_statement_keeps_its_session() -
     let (slept, killed) = tokio::join!(client.simple_query("SELECT pg_sleep(10)"), kill);
     killed?;
 
-    assert!(
-        slept.is_err(),
-        "the statement of a terminated server succeeded"
-    );
+    assert!(slept.is_err(), "the statement of a terminated server succeeded");
     // Outside a transaction under transaction pooling, the session lost nothing: it goes on.
     assert_serves(&client).await
 }

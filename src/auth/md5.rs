@@ -34,14 +34,10 @@ impl Md5Secret {
     /// Parses `rolpassword` as PostgreSQL writes it. Uppercase hex is refused because
     /// PostgreSQL hashes the hex text itself during login: it would never match.
     pub fn parse(s: &str) -> Result<Self, AuthError> {
-        let hex = s
-            .strip_prefix(PREFIX)
-            .ok_or(AuthError::BadVerifier("md5 secret lacks the md5 prefix"))?;
+        let hex = s.strip_prefix(PREFIX).ok_or(AuthError::BadVerifier("md5 secret lacks the md5 prefix"))?;
         decode_lower_hex(hex.as_bytes())
             .map(Self)
-            .ok_or(AuthError::BadVerifier(
-                "md5 secret is not 32 lowercase hex digits",
-            ))
+            .ok_or(AuthError::BadVerifier("md5 secret is not 32 lowercase hex digits"))
     }
 
     /// Checks the body of the client's PasswordMessage against this secret and the salt sent in
@@ -49,13 +45,8 @@ impl Md5Secret {
     /// framed. Compared in constant time, so timing reveals nothing about the expected hash.
     #[must_use = "ignoring the result lets any password in"]
     pub fn verify(&self, salt: [u8; 4], client_response: &[u8]) -> bool {
-        let response = client_response
-            .strip_suffix(b"\0")
-            .unwrap_or(client_response);
-        let Some(got) = response
-            .strip_prefix(PREFIX.as_bytes())
-            .and_then(decode_lower_hex)
-        else {
+        let response = client_response.strip_suffix(b"\0").unwrap_or(client_response);
+        let Some(got) = response.strip_prefix(PREFIX.as_bytes()).and_then(decode_lower_hex) else {
             return false;
         };
         let mut md5 = Md5::new();
@@ -153,10 +144,7 @@ mod tests {
             "md5b52328d7451bfeace80c4b8c338106f9a",
             "md5é2328d7451bfeace80c4b8c338106f",
         ] {
-            assert!(
-                matches!(Md5Secret::parse(bad), Err(AuthError::BadVerifier(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(Md5Secret::parse(bad), Err(AuthError::BadVerifier(_))), "{bad:?}");
         }
     }
 

@@ -52,9 +52,7 @@ impl AuthError {
             Self::MalformedSasl(_) | Self::NonceMismatch => "08P01",
             // invalid_authorization_specification: a well-formed request we will not honour,
             // or a secret on our side that cannot be used.
-            Self::UnsupportedMechanism(_)
-            | Self::ChannelBindingRequested
-            | Self::BadVerifier(_) => "28000",
+            Self::UnsupportedMechanism(_) | Self::ChannelBindingRequested | Self::BadVerifier(_) => "28000",
         }
     }
 }

@@ -58,9 +58,7 @@ impl ScramVerifier {
     /// whose passwords contain non-ASCII characters. It returns the pg_authid text, which is
     /// parsed here, hence the `Result`; an `Err` would mean that crate changed its format.
     pub fn from_password(password: &str) -> Result<Self, AuthError> {
-        Self::parse(&postgres_protocol::password::scram_sha_256(
-            password.as_bytes(),
-        ))
+        Self::parse(&postgres_protocol::password::scram_sha_256(password.as_bytes()))
     }
 
     /// Parses the pg_authid format
@@ -68,15 +66,9 @@ impl ScramVerifier {
     /// so operators can paste `rolpassword` from an existing server into the config.
     pub fn parse(s: &str) -> Result<Self, AuthError> {
         let bad = AuthError::BadVerifier;
-        let rest = s
-            .strip_prefix(VERIFIER_PREFIX)
-            .ok_or(bad("missing SCRAM-SHA-256$ prefix"))?;
-        let (params, keys) = rest
-            .split_once('$')
-            .ok_or(bad("missing '$' before the keys"))?;
-        let (iterations, salt) = params
-            .split_once(':')
-            .ok_or(bad("missing ':' in parameters"))?;
+        let rest = s.strip_prefix(VERIFIER_PREFIX).ok_or(bad("missing SCRAM-SHA-256$ prefix"))?;
+        let (params, keys) = rest.split_once('$').ok_or(bad("missing '$' before the keys"))?;
+        let (iterations, salt) = params.split_once(':').ok_or(bad("missing ':' in parameters"))?;
         let (stored_key, server_key) = keys.split_once(':').ok_or(bad("missing ':' in keys"))?;
         // `u32::from_str` would also take a leading '+'; PostgreSQL wants plain digits.
         if iterations.is_empty() || !iterations.bytes().all(|b| b.is_ascii_digit()) {
@@ -88,9 +80,7 @@ impl ScramVerifier {
         };
         Ok(Self {
             iterations,
-            salt: STANDARD
-                .decode(salt)
-                .map_err(|_| bad("salt is not base64"))?,
+            salt: STANDARD.decode(salt).map_err(|_| bad("salt is not base64"))?,
             stored_key: decode_key(stored_key).ok_or(bad("StoredKey is not 32 bytes of base64"))?,
             server_key: decode_key(server_key).ok_or(bad("ServerKey is not 32 bytes of base64"))?,
         })
@@ -145,18 +135,9 @@ impl ScramExchange {
     ///
     /// The username in `n=` is ignored, as PostgreSQL ignores it: the user is the one named in
     /// the startup packet, for which the caller looked up `verifier`.
-    pub fn start(
-        verifier: &ScramVerifier,
-        mechanism: &str,
-        client_first: &[u8],
-    ) -> Result<(Self, Vec<u8>), AuthError> {
+    pub fn start(verifier: &ScramVerifier, mechanism: &str, client_first: &[u8]) -> Result<(Self, Vec<u8>), AuthError> {
         let raw_nonce: [u8; SERVER_NONCE_LEN] = rand::random();
-        Self::start_with_server_nonce(
-            verifier,
-            mechanism,
-            client_first,
-            &STANDARD.encode(raw_nonce),
-        )
+        Self::start_with_server_nonce(verifier, mechanism, client_first, &STANDARD.encode(raw_nonce))
     }
 
     /// [`ScramExchange::start`] with the server nonce given, so tests can replay RFC 7677.
@@ -170,17 +151,10 @@ impl ScramExchange {
             let name = mechanism.chars().take(MAX_MECHANISM_NAME_LEN).collect();
             return Err(AuthError::UnsupportedMechanism(name));
         }
-        let ClientFirst {
-            gs2_header,
-            bare,
-            client_nonce,
-        } = ClientFirst::parse(client_first)?;
+        let ClientFirst { gs2_header, bare, client_nonce } = ClientFirst::parse(client_first)?;
         let nonce = format!("{client_nonce}{server_nonce}");
-        let server_first = format!(
-            "r={nonce},s={},i={}",
-            Base64Display::new(&verifier.salt, &STANDARD),
-            verifier.iterations
-        );
+        let server_first =
+            format!("r={nonce},s={},i={}", Base64Display::new(&verifier.salt, &STANDARD), verifier.iterations);
         let exchange = Self {
             stored_key: verifier.stored_key,
             server_key: verifier.server_key,
@@ -195,27 +169,16 @@ impl ScramExchange {
     /// in AuthenticationSASLFinal, which lets the client check that we hold its verifier.
     /// Only `Ok` means the client knows the password.
     pub fn finish(self, client_final: &[u8]) -> Result<Vec<u8>, AuthError> {
-        let ClientFinal {
-            without_proof,
-            channel_binding,
-            nonce,
-            proof,
-        } = ClientFinal::parse(client_final)?;
+        let ClientFinal { without_proof, channel_binding, nonce, proof } = ClientFinal::parse(client_final)?;
         // Without channel binding, `c=` is the base64 of the gs2 header and nothing else.
         if channel_binding != self.gs2_header.as_bytes() {
-            return Err(AuthError::MalformedSasl(
-                "channel-binding attribute does not repeat the gs2 header",
-            ));
+            return Err(AuthError::MalformedSasl("channel-binding attribute does not repeat the gs2 header"));
         }
         if nonce != self.nonce {
             return Err(AuthError::NonceMismatch);
         }
 
-        let auth_message = [
-            self.auth_message_prefix.as_bytes(),
-            without_proof.as_bytes(),
-        ]
-        .concat();
+        let auth_message = [self.auth_message_prefix.as_bytes(), without_proof.as_bytes()].concat();
         // ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage); the client knows the
         // password iff SHA-256(ClientKey) is StoredKey.
         let mut client_key = proof;
@@ -236,9 +199,7 @@ impl ScramExchange {
 /// Nonces and keys stay out of `Debug`, so a session state holding an exchange can be logged.
 impl fmt::Debug for ScramExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScramExchange")
-            .field("gs2_header", &self.gs2_header)
-            .finish_non_exhaustive()
+        f.debug_struct("ScramExchange").field("gs2_header", &self.gs2_header).finish_non_exhaustive()
     }
 }
 

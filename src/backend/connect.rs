@@ -46,7 +46,10 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
     let mut stream = negotiate_tls(tcp, params, addr).await?;
 
     let mut out = BytesMut::with_capacity(128);
-    build::startup_message(&mut out, &[("user", &params.user), ("database", &ep.database), ("application_name", "shardgate")]);
+    build::startup_message(
+        &mut out,
+        &[("user", &params.user), ("database", &ep.database), ("application_name", "shardgate")],
+    );
     stream.write_all(&out).await?;
 
     let mut rbuf = BytesMut::with_capacity(8192);
@@ -68,10 +71,18 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
             btag::BACKEND_KEY_DATA => {
                 let body = frame.body();
                 let mut c = Cursor::new(&body, "BackendKeyData");
-                key = Some((c.i32().map_err(|source| BackendError::Protocol { addr: addr.into(), source })?, c.i32().map_err(|source| BackendError::Protocol { addr: addr.into(), source })?));
+                key = Some((
+                    c.i32().map_err(|source| BackendError::Protocol { addr: addr.into(), source })?,
+                    c.i32().map_err(|source| BackendError::Protocol { addr: addr.into(), source })?,
+                ));
             }
             btag::NOTICE_RESPONSE | btag::NEGOTIATE_PROTOCOL => {}
-            btag::ERROR_RESPONSE => return Err(BackendError::Refused { addr: addr.into(), fields: Box::new(ErrorFields::parse(&frame.body())) }),
+            btag::ERROR_RESPONSE => {
+                return Err(BackendError::Refused {
+                    addr: addr.into(),
+                    fields: Box::new(ErrorFields::parse(&frame.body())),
+                })
+            }
             btag::READY_FOR_QUERY => break,
             other => return Err(BackendError::Unexpected { addr: addr.into(), tag: other as char, during: "startup" }),
         }
@@ -103,9 +114,16 @@ async fn negotiate_tls(mut tcp: TcpStream, params: &ConnectParams, addr: &str) -
     tcp.read_exact(&mut answer).await?;
     match (answer[0], mode) {
         (b'S', _) => {
-            let connector = params.tls.clone().ok_or_else(|| BackendError::Tls { addr: addr.into(), reason: "no TLS connector configured".into() })?;
-            let name = crate::tls::server_name(&params.endpoint.host).map_err(|e| BackendError::Tls { addr: addr.into(), reason: e.to_string() })?;
-            let tls = connector.connect(name, tcp).await.map_err(|e| BackendError::Tls { addr: addr.into(), reason: e.to_string() })?;
+            let connector = params
+                .tls
+                .clone()
+                .ok_or_else(|| BackendError::Tls { addr: addr.into(), reason: "no TLS connector configured".into() })?;
+            let name = crate::tls::server_name(&params.endpoint.host)
+                .map_err(|e| BackendError::Tls { addr: addr.into(), reason: e.to_string() })?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| BackendError::Tls { addr: addr.into(), reason: e.to_string() })?;
             Ok(Stream::ClientTls(Box::new(tls)))
         }
         (b'N', ServerTlsMode::Prefer) => Ok(Stream::Plain(tcp)),
@@ -116,7 +134,9 @@ async fn negotiate_tls(mut tcp: TcpStream, params: &ConnectParams, addr: &str) -
 
 async fn read_frame(stream: &mut Stream, rbuf: &mut BytesMut, addr: &str) -> Result<Frame, BackendError> {
     loop {
-        if let Some(f) = split_frame(rbuf, MAX_SERVER_MESSAGE).map_err(|source| BackendError::Protocol { addr: addr.into(), source })? {
+        if let Some(f) = split_frame(rbuf, MAX_SERVER_MESSAGE)
+            .map_err(|source| BackendError::Protocol { addr: addr.into(), source })?
+        {
             return Ok(f);
         }
         if stream.read_buf(rbuf).await? == 0 {
@@ -126,16 +146,37 @@ async fn read_frame(stream: &mut Stream, rbuf: &mut BytesMut, addr: &str) -> Res
 }
 
 /// Answers the server's authentication requests until AuthenticationOk.
-async fn authenticate(stream: &mut Stream, rbuf: &mut BytesMut, params: &ConnectParams, addr: &str) -> Result<(), BackendError> {
-    let password = || params.password.as_deref().ok_or_else(|| BackendError::NoPassword { addr: addr.into(), user: params.user.clone() });
+async fn authenticate(
+    stream: &mut Stream,
+    rbuf: &mut BytesMut,
+    params: &ConnectParams,
+    addr: &str,
+) -> Result<(), BackendError> {
+    let password = || {
+        params
+            .password
+            .as_deref()
+            .ok_or_else(|| BackendError::NoPassword { addr: addr.into(), user: params.user.clone() })
+    };
     let mut scram: Option<ScramSha256> = None;
     let mut out = BytesMut::new();
     loop {
         let frame = read_frame(stream, rbuf, addr).await?;
         match frame.tag {
             btag::AUTHENTICATION => {}
-            btag::ERROR_RESPONSE => return Err(BackendError::Refused { addr: addr.into(), fields: Box::new(ErrorFields::parse(&frame.body())) }),
-            other => return Err(BackendError::Unexpected { addr: addr.into(), tag: other as char, during: "authentication" }),
+            btag::ERROR_RESPONSE => {
+                return Err(BackendError::Refused {
+                    addr: addr.into(),
+                    fields: Box::new(ErrorFields::parse(&frame.body())),
+                })
+            }
+            other => {
+                return Err(BackendError::Unexpected {
+                    addr: addr.into(),
+                    tag: other as char,
+                    during: "authentication",
+                })
+            }
         }
         let mut body = frame.body();
         if body.len() < 4 {
@@ -147,8 +188,13 @@ async fn authenticate(stream: &mut Stream, rbuf: &mut BytesMut, params: &Connect
             0 => return Ok(()),
             3 => build::password_message(&mut out, password()?.as_bytes()),
             5 => {
-                let salt: [u8; 4] = body.get(..4).and_then(|s| s.try_into().ok()).ok_or(BackendError::Unexpected { addr: addr.into(), tag: 'R', during: "md5 salt" })?;
-                let hash = postgres_protocol::authentication::md5_hash(params.user.as_bytes(), password()?.as_bytes(), salt);
+                let salt: [u8; 4] = body.get(..4).and_then(|s| s.try_into().ok()).ok_or(BackendError::Unexpected {
+                    addr: addr.into(),
+                    tag: 'R',
+                    during: "md5 salt",
+                })?;
+                let hash =
+                    postgres_protocol::authentication::md5_hash(params.user.as_bytes(), password()?.as_bytes(), salt);
                 build::password_message(&mut out, hash.as_bytes());
             }
             10 => {
@@ -162,12 +208,20 @@ async fn authenticate(stream: &mut Stream, rbuf: &mut BytesMut, params: &Connect
                 scram = Some(s);
             }
             11 => {
-                let s = scram.as_mut().ok_or(BackendError::Unexpected { addr: addr.into(), tag: 'R', during: "SASL continue" })?;
+                let s = scram.as_mut().ok_or(BackendError::Unexpected {
+                    addr: addr.into(),
+                    tag: 'R',
+                    during: "SASL continue",
+                })?;
                 s.update(&body).map_err(|e| BackendError::Scram { addr: addr.into(), reason: e.to_string() })?;
                 build::sasl_response(&mut out, s.message());
             }
             12 => {
-                let s = scram.as_mut().ok_or(BackendError::Unexpected { addr: addr.into(), tag: 'R', during: "SASL final" })?;
+                let s = scram.as_mut().ok_or(BackendError::Unexpected {
+                    addr: addr.into(),
+                    tag: 'R',
+                    during: "SASL final",
+                })?;
                 s.finish(&body).map_err(|e| BackendError::Scram { addr: addr.into(), reason: e.to_string() })?;
                 continue;
             }

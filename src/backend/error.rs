@@ -40,9 +40,13 @@ pub enum BackendError {
 impl ClientError for BackendError {
     fn sqlstate(&self) -> SqlState {
         match self {
-            Self::Connect { .. } | Self::ConnectTimeout { .. } | Self::Tls { .. } => SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+            Self::Connect { .. } | Self::ConnectTimeout { .. } | Self::Tls { .. } => {
+                SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+            }
             Self::Refused { fields, .. } => SqlState::from_code(&fields.code),
-            Self::UnsupportedAuth { .. } | Self::NoPassword { .. } | Self::Scram { .. } => SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            Self::UnsupportedAuth { .. } | Self::NoPassword { .. } | Self::Scram { .. } => {
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            }
             Self::Protocol { .. } | Self::Unexpected { .. } => SqlState::PROTOCOL_VIOLATION,
             Self::Io(_) | Self::Closed | Self::Stale => SqlState::CONNECTION_FAILURE,
         }
@@ -57,7 +61,9 @@ impl ClientError for BackendError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            Self::Connect { .. } | Self::ConnectTimeout { .. } => Some("the shard's server is down or unreachable; shardgate will retry on the next statement".into()),
+            Self::Connect { .. } | Self::ConnectTimeout { .. } => {
+                Some("the shard's server is down or unreachable; shardgate will retry on the next statement".into())
+            }
             Self::NoPassword { .. } => Some("set server_password for this user in shardgate.yaml".into()),
             Self::Refused { fields, .. } => fields.hint.clone(),
             _ => None,

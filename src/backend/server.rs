@@ -73,11 +73,16 @@ impl Server {
         self.stream.write_all(&out).await?;
         let mut error = None;
         loop {
-            while let Some(frame) = split_frame(&mut self.rbuf, MAX_SERVER_MESSAGE).map_err(|source| BackendError::Protocol { addr: self.addr(), source })? {
+            while let Some(frame) = split_frame(&mut self.rbuf, MAX_SERVER_MESSAGE)
+                .map_err(|source| BackendError::Protocol { addr: self.addr(), source })?
+            {
                 match frame.tag {
-                    btag::ERROR_RESPONSE => error = Some(crate::protocol::messages::error_response::ErrorFields::parse(&frame.body())),
+                    btag::ERROR_RESPONSE => {
+                        error = Some(crate::protocol::messages::error_response::ErrorFields::parse(&frame.body()))
+                    }
                     btag::READY_FOR_QUERY => {
-                        let status = TxStatus::from_body(&frame.body()).map_err(|source| BackendError::Protocol { addr: self.addr(), source })?;
+                        let status = TxStatus::from_body(&frame.body())
+                            .map_err(|source| BackendError::Protocol { addr: self.addr(), source })?;
                         self.clean = status == TxStatus::Idle && self.rbuf.is_empty();
                         self.last_used = Instant::now();
                         return match error {

@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::raw::{RawConfig, RawPool, RawUser};
-use super::{ClientAuth, ClientTlsMode, Config, ConfigError, ConfigProblem, DatabaseConfig, Limits, PoolMode, PoolSettings, TlsConfig, UserConfig};
+use super::{
+    ClientAuth, ClientTlsMode, Config, ConfigError, ConfigProblem, DatabaseConfig, Limits, PoolMode, PoolSettings,
+    TlsConfig, UserConfig,
+};
 use crate::auth::md5::Md5Secret;
 use crate::auth::scram::ScramVerifier;
 use crate::shardmap::{RawShardMap, ShardMap};
@@ -243,14 +246,24 @@ fn user(u: RawUser, i: usize, pool: &PoolSettings, p: &mut Problems<'_>) -> Opti
         }
     };
     let server_password = u.server_password.or_else(|| {
-        u.password.as_ref().map(|p| p.value.clone()).filter(|pw| !(method == "md5" && pw.starts_with("md5") && pw.len() == 35))
+        u.password
+            .as_ref()
+            .map(|p| p.value.clone())
+            .filter(|pw| !(method == "md5" && pw.starts_with("md5") && pw.len() == 35))
     });
     let pool_mode = u.pool_mode.as_ref().and_then(|m| pool_mode(m, &field("pool_mode"), p)).unwrap_or(pool.mode);
     let pool_size = u.pool_size.as_ref().map_or(pool.size, |s| s.value);
     if let Some(s) = u.pool_size.as_ref().filter(|s| s.value == 0) {
         p.at(s, &field("pool_size"), "pool size must be at least 1");
     }
-    Some(UserConfig { server_user: u.server_user.unwrap_or_else(|| name.clone()), name, auth, server_password, pool_mode, pool_size })
+    Some(UserConfig {
+        server_user: u.server_user.unwrap_or_else(|| name.clone()),
+        name,
+        auth,
+        server_password,
+        pool_mode,
+        pool_size,
+    })
 }
 
 pub(super) fn load_map(path: &Path) -> Result<ShardMap, ConfigError> {
@@ -259,7 +272,12 @@ pub(super) fn load_map(path: &Path) -> Result<ShardMap, ConfigError> {
     ShardMap::try_from(raw).map_err(|errs| ConfigError {
         problems: errs
             .into_iter()
-            .map(|e| ConfigProblem { file: PathBuf::from(path), line: (e.line > 0).then_some(e.line), field: Some(e.field), message: e.message })
+            .map(|e| ConfigProblem {
+                file: PathBuf::from(path),
+                line: (e.line > 0).then_some(e.line),
+                field: Some(e.field),
+                message: e.message,
+            })
             .collect(),
     })
 }

@@ -153,13 +153,22 @@ impl Client {
             }
         }
         let Some(shard) = database.map.single() else {
-            return Err((stream, FrontendError::UnknownDatabase(format!("{} (sharded maps are not routed yet)", database.name))));
+            return Err((
+                stream,
+                FrontendError::UnknownDatabase(format!("{} (sharded maps are not routed yet)", database.name)),
+            ));
         };
         let Some(endpoint) = database.map.shard(shard).map(|s| s.primary.clone()) else {
             return Err((stream, FrontendError::UnknownDatabase(database.name.clone())));
         };
-        let shard_name = database.map.shard(shard).map(|s| s.name.clone()).unwrap_or_else(|| crate::shardmap::ShardName::new("?"));
-        let key = PoolKey { database: database.name.clone(), shard: shard_name, role: Role::Primary, user: user.name.clone() };
+        let shard_name =
+            database.map.shard(shard).map(|s| s.name.clone()).unwrap_or_else(|| crate::shardmap::ShardName::new("?"));
+        let key = PoolKey {
+            database: database.name.clone(),
+            shard: shard_name,
+            role: Role::Primary,
+            user: user.name.clone(),
+        };
         let pool = shared.pools.get(key, &endpoint, &user);
         let cancel = shared.cancels.register();
         let startup = Arc::new(startup);
@@ -299,14 +308,20 @@ impl Client {
 
     /// Releases the server when transaction pooling allows it.
     pub fn maybe_release(&mut self) {
-        if self.mode == PoolMode::Transaction && self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
+        if self.mode == PoolMode::Transaction
+            && self.queue.is_empty()
+            && self.server_at_rest
+            && self.tx == TxStatus::Idle
+            && self.sout.is_empty()
+        {
             self.release();
         }
     }
 
     pub fn release(&mut self) {
         if let Some(mut server) = self.server.take() {
-            server.clean = self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0 && self.tx == TxStatus::Idle;
+            server.clean =
+                self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0 && self.tx == TxStatus::Idle;
             tracing::trace!(server_pid = server.backend_pid(), clean = server.clean, "server released");
             server.last_used = std::time::Instant::now();
             self.cancel.slot.set(None);
@@ -355,7 +370,13 @@ impl Client {
         }
         if had_work {
             let e = FrontendError::ServerLost(why.to_string());
-            crate::protocol::build::error_response(&mut self.wbuf, crate::protocol::build::Severity::Error, e.sqlstate().code(), &e.client_message(), None);
+            crate::protocol::build::error_response(
+                &mut self.wbuf,
+                crate::protocol::build::Severity::Error,
+                e.sqlstate().code(),
+                &e.client_message(),
+                None,
+            );
             build::ready_for_query(&mut self.wbuf, TxStatus::Idle);
         }
         self.server_at_rest = true;
@@ -386,7 +407,8 @@ impl Client {
     async fn finish(&mut self) {
         let Some(mut server) = self.server.take() else { return };
         self.cancel.slot.set(None);
-        let idle_between_queries = self.queue.is_empty() && self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0;
+        let idle_between_queries =
+            self.queue.is_empty() && self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0;
         let timeout = Duration::from_secs(5);
         server.clean = false;
         if !idle_between_queries {
@@ -444,7 +466,11 @@ fn params_list(c: &Client) -> Vec<(String, String)> {
 fn startup_values(list: &[(String, String)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(k, v)| {
-            let bare = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')).map(|s| s.replace("''", "'")).unwrap_or_else(|| v.clone());
+            let bare = v
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .map(|s| s.replace("''", "'"))
+                .unwrap_or_else(|| v.clone());
             (k.clone(), bare)
         })
         .collect()

@@ -53,7 +53,9 @@ impl ClientError for FrontendError {
     fn sqlstate(&self) -> SqlState {
         match self {
             Self::Protocol(_) | Self::PlaintextAfterSslRequest | Self::TlsHandshake(_) => SqlState::PROTOCOL_VIOLATION,
-            Self::TlsRequired | Self::MissingUser | Self::UnknownUser(_) => SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            Self::TlsRequired | Self::MissingUser | Self::UnknownUser(_) => {
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            }
             Self::UnknownDatabase(_) => SqlState::INVALID_CATALOG_NAME,
             Self::WrongPassword(_) => SqlState::INVALID_PASSWORD,
             Self::Auth(e) => SqlState::from_code(e.sqlstate()),
@@ -83,7 +85,9 @@ impl ClientError for FrontendError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            Self::NeedsSessionMode { .. } => Some("use a user whose pool_mode is session for LISTEN/NOTIFY and other session features".into()),
+            Self::NeedsSessionMode { .. } => {
+                Some("use a user whose pool_mode is session for LISTEN/NOTIFY and other session features".into())
+            }
             Self::UnknownDatabase(_) => Some("the database must be listed under `databases:` in shardgate.yaml".into()),
             Self::TooManyClients(_) => Some("raise pool.max_client_conn or close idle clients".into()),
             Self::Pool(e) => e.hint(),

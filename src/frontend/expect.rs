@@ -15,23 +15,38 @@ use crate::router::session_command::SessionCommand;
 pub enum Expect {
     /// ParseComplete. `server_name`: the proxy name the server now holds (forgotten again if
     /// the Parse fails); `client_name`: removed from the client's registry on failure.
-    Parse { server_name: Option<Arc<str>>, client_name: Option<Bytes>, forward: bool },
+    Parse {
+        server_name: Option<Arc<str>>,
+        client_name: Option<Bytes>,
+        forward: bool,
+    },
     Bind,
     /// ParameterDescription (statements only) then RowDescription or NoData.
     Describe,
     /// Rows, then CommandComplete / EmptyQueryResponse / PortalSuspended.
-    Execute { effect: Option<SessionCommand> },
-    Close { forward: bool },
+    Execute {
+        effect: Option<SessionCommand>,
+    },
+    Close {
+        forward: bool,
+    },
     /// ReadyForQuery after Sync.
     Sync,
     /// A simple Query: one CommandComplete per statement, then ReadyForQuery.
     /// `effects` lines up with the statements; `pending_mark` is where this query's session
     /// changes start, so they can be dropped if it fails.
-    Query { effects: Vec<SessionCommand>, next: usize, pending_mark: usize, internal: bool },
+    Query {
+        effects: Vec<SessionCommand>,
+        next: usize,
+        pending_mark: usize,
+        internal: bool,
+    },
     /// A statement the proxy sends only to make the server fail the current transaction or
     /// extended batch (as PostgreSQL would after the error the proxy reported): its error is
     /// dropped; its ReadyForQuery, if any, is relayed.
-    Abort { simple: bool },
+    Abort {
+        simple: bool,
+    },
     FunctionCall,
     /// Bytes the proxy answers itself, released when everything before them has been answered.
     Synthetic(Bytes),

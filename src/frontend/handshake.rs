@@ -62,7 +62,10 @@ pub async fn startup(tcp: TcpStream, shared: &Shared) -> Result<Startup, Startup
         };
         match packet {
             StartupPacket::SslRequest | StartupPacket::GssEncRequest if negotiated || stream.is_tls() => {
-                return Err(fail(stream, crate::protocol::ProtocolError::malformed("startup", "encryption requested twice").into()));
+                return Err(fail(
+                    stream,
+                    crate::protocol::ProtocolError::malformed("startup", "encryption requested twice").into(),
+                ));
             }
             StartupPacket::SslRequest => {
                 negotiated = true;
@@ -81,9 +84,17 @@ pub async fn startup(tcp: TcpStream, shared: &Shared) -> Result<Startup, Startup
                     stream = match stream {
                         Stream::Plain(tcp) => match acceptor.accept(tcp).await {
                             Ok(tls) => Stream::ServerTls(Box::new(tls)),
-                            Err(e) => return Err(StartupFailure { stream: None, error: FrontendError::TlsHandshake(e) }),
+                            Err(e) => {
+                                return Err(StartupFailure { stream: None, error: FrontendError::TlsHandshake(e) })
+                            }
                         },
-                        other => return Err(fail(other, crate::protocol::ProtocolError::malformed("startup", "encryption requested twice").into())),
+                        other => {
+                            return Err(fail(
+                                other,
+                                crate::protocol::ProtocolError::malformed("startup", "encryption requested twice")
+                                    .into(),
+                            ))
+                        }
                     };
                 }
             }
@@ -138,7 +149,11 @@ async fn read_auth_message(stream: &mut Stream, rbuf: &mut BytesMut) -> Result<F
     loop {
         if let Some(f) = split_frame(rbuf, MAX_AUTH_MESSAGE)? {
             if f.tag != tag::PASSWORD {
-                return Err(crate::protocol::ProtocolError::Unexpected { tag: f.tag as char, during: "authentication" }.into());
+                return Err(crate::protocol::ProtocolError::Unexpected {
+                    tag: f.tag as char,
+                    during: "authentication",
+                }
+                .into());
             }
             return Ok(f);
         }

@@ -92,7 +92,8 @@ impl Client {
             }
             return Ok(());
         };
-        let forward = front.forwards() || (matches!(front, Expect::Abort { simple: true }) && tag == btag::READY_FOR_QUERY);
+        let forward =
+            front.forwards() || (matches!(front, Expect::Abort { simple: true }) && tag == btag::READY_FOR_QUERY);
         if tag == btag::COMMAND_COMPLETE {
             let ctag = command_complete::tag(body);
             let effect = match front {
@@ -264,7 +265,10 @@ impl Client {
                         s.prepared.clear();
                     }
                 }
-                SessionCommand::Deallocate { .. } | SessionCommand::Listen | SessionCommand::TransactionScoped | SessionCommand::Other => {}
+                SessionCommand::Deallocate { .. }
+                | SessionCommand::Listen
+                | SessionCommand::TransactionScoped
+                | SessionCommand::Other => {}
             }
         }
         let client = Arc::new(client);
@@ -280,7 +284,10 @@ fn tag_matches(cmd: &SessionCommand, tag: &[u8]) -> bool {
         SessionCommand::Set { .. } => tag == b"SET",
         SessionCommand::Reset { .. } | SessionCommand::ResetAll => tag == b"RESET",
         SessionCommand::DiscardAll => tag == b"DISCARD ALL",
-        SessionCommand::Deallocate { .. } | SessionCommand::Listen | SessionCommand::TransactionScoped | SessionCommand::Other => false,
+        SessionCommand::Deallocate { .. }
+        | SessionCommand::Listen
+        | SessionCommand::TransactionScoped
+        | SessionCommand::Other => false,
     }
 }
 

@@ -117,7 +117,12 @@ impl Client {
                     tracing::debug!(sql = %sql, "applying session settings to server");
                     build::query(&mut self.sout, &sql);
                     self.server_at_rest = false;
-                    self.queue.push_back(Expect::Query { effects: Vec::new(), next: 0, pending_mark: self.pending.len(), internal: true });
+                    self.queue.push_back(Expect::Query {
+                        effects: Vec::new(),
+                        next: 0,
+                        pending_mark: self.pending.len(),
+                        internal: true,
+                    });
                 }
                 server.settings = self.settings.clone();
             }
@@ -143,7 +148,12 @@ impl Client {
                 build::query(&mut self.sout, ABORT_SQL);
             } else {
                 let mut p = BytesMut::new();
-                Parse { name: Bytes::new(), sql: Bytes::from_static(ABORT_SQL.as_bytes()), param_types: Bytes::from_static(&[0, 0]) }.write_renamed("", &mut p);
+                Parse {
+                    name: Bytes::new(),
+                    sql: Bytes::from_static(ABORT_SQL.as_bytes()),
+                    param_types: Bytes::from_static(&[0, 0]),
+                }
+                .write_renamed("", &mut p);
                 self.sout.extend_from_slice(&p);
             }
             if !self.server_skipping {
@@ -180,7 +190,9 @@ impl Client {
             let cmd = classify(stmt);
             if self.mode == PoolMode::Transaction {
                 match &cmd {
-                    SessionCommand::Listen => return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, true).await,
+                    SessionCommand::Listen => {
+                        return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, true).await
+                    }
                     SessionCommand::Deallocate { name } if count == 1 && statements(sql).nth(1).is_none() => {
                         let tag = match name {
                             Some(n) => {

@@ -23,7 +23,9 @@ impl ClientError for PoolError {
 
     fn client_message(&self) -> String {
         match self {
-            Self::Timeout { waited_ms, .. } => format!("no server connection became free within {waited_ms} ms (pool.checkout_timeout_ms)"),
+            Self::Timeout { waited_ms, .. } => {
+                format!("no server connection became free within {waited_ms} ms (pool.checkout_timeout_ms)")
+            }
             Self::Backend(e) => e.client_message(),
         }
     }

@@ -116,7 +116,9 @@ impl Pools {
         let tls = match endpoint.tls {
             ServerTlsMode::Disable => None,
             ServerTlsMode::Prefer | ServerTlsMode::Require => self.tls_no_verify.clone(),
-            ServerTlsMode::VerifyFull => crate::tls::connector_verify(endpoint.ca_file.as_deref().map(std::path::Path::new)).ok(),
+            ServerTlsMode::VerifyFull => {
+                crate::tls::connector_verify(endpoint.ca_file.as_deref().map(std::path::Path::new)).ok()
+            }
         };
         let startup_params = Arc::new(OnceLock::new());
         let failures = Arc::new(ConnectFailures::default());
@@ -143,6 +145,13 @@ impl Pools {
             .queue_strategy(bb8::QueueStrategy::Lifo)
             .error_sink(Box::new(FailureSink(failures.clone())))
             .build_unchecked(manager);
-        ShardPool { key, endpoint: endpoint.clone(), pool, startup_params, checkout_timeout: s.checkout_timeout, failures }
+        ShardPool {
+            key,
+            endpoint: endpoint.clone(),
+            pool,
+            startup_params,
+            checkout_timeout: s.checkout_timeout,
+            failures,
+        }
     }
 }

@@ -66,14 +66,9 @@ fn parse_startup(packet: &Bytes) -> Result<StartupPacket, ProtocolError> {
             }
             Ok(StartupPacket::Cancel { pid, secret })
         }
-        SSL_REQUEST_CODE | GSSENC_REQUEST_CODE => {
-            Err(ProtocolError::malformed("SSLRequest", "trailing bytes"))
-        }
+        SSL_REQUEST_CODE | GSSENC_REQUEST_CODE => Err(ProtocolError::malformed("SSLRequest", "trailing bytes")),
         PROTOCOL_V3 => parse_params(c).map(StartupPacket::Startup),
-        other => Err(ProtocolError::UnsupportedVersion {
-            major: (other >> 16) as u16,
-            minor: (other & 0xffff) as u16,
-        }),
+        other => Err(ProtocolError::UnsupportedVersion { major: (other >> 16) as u16, minor: (other & 0xffff) as u16 }),
     }
 }
 
@@ -136,9 +131,7 @@ pub fn parse_options(options: &str) -> Result<Vec<(String, String)>, String> {
         } else {
             return Err(format!("unsupported option {w:?}: only -c name=value is supported"));
         };
-        let (name, value) = setting
-            .split_once('=')
-            .ok_or_else(|| format!("option {setting:?} is not name=value"))?;
+        let (name, value) = setting.split_once('=').ok_or_else(|| format!("option {setting:?} is not name=value"))?;
         out.push((name.replace('-', "_").to_ascii_lowercase(), value.to_string()));
     }
     Ok(out)

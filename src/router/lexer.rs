@@ -94,16 +94,17 @@ fn skip_block(b: &[u8], mut i: usize) -> usize {
 
 /// `$tag$ … $tag$`; a `$` that does not open a dollar quote (e.g. `$1`) is one byte.
 fn skip_dollar(b: &[u8], i: usize) -> usize {
-    let tag_end = b.get(i + 1..).and_then(|r| r.iter().position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))).map(|p| i + 1 + p);
+    let tag_end = b
+        .get(i + 1..)
+        .and_then(|r| r.iter().position(|&c| !(c.is_ascii_alphanumeric() || c == b'_')))
+        .map(|p| i + 1 + p);
     let Some(te) = tag_end else { return i + 1 };
     if b.get(te) != Some(&b'$') || b.get(i + 1).is_some_and(u8::is_ascii_digit) {
         return i + 1;
     }
     let tag = b.get(i..=te).unwrap_or_default();
     let body = te + 1;
-    b.get(body..)
-        .and_then(|r| r.windows(tag.len()).position(|w| w == tag))
-        .map_or(b.len(), |p| body + p + tag.len())
+    b.get(body..).and_then(|r| r.windows(tag.len()).position(|w| w == tag)).map_or(b.len(), |p| body + p + tag.len())
 }
 
 /// Words of one statement: identifiers/keywords, quoted strings, numbers and single

@@ -121,9 +121,18 @@ mod tests {
 
     #[test]
     fn set_forms() {
-        assert_eq!(classify("SET search_path TO a, b"), SessionCommand::Set { name: "search_path".into(), value: "a, b".into() });
-        assert_eq!(classify("set SESSION work_mem = '64MB'"), SessionCommand::Set { name: "work_mem".into(), value: "'64MB'".into() });
-        assert_eq!(classify("SET TIME ZONE 'UTC'"), SessionCommand::Set { name: "timezone".into(), value: "'UTC'".into() });
+        assert_eq!(
+            classify("SET search_path TO a, b"),
+            SessionCommand::Set { name: "search_path".into(), value: "a, b".into() }
+        );
+        assert_eq!(
+            classify("set SESSION work_mem = '64MB'"),
+            SessionCommand::Set { name: "work_mem".into(), value: "'64MB'".into() }
+        );
+        assert_eq!(
+            classify("SET TIME ZONE 'UTC'"),
+            SessionCommand::Set { name: "timezone".into(), value: "'UTC'".into() }
+        );
         assert_eq!(classify("SET x.y TO DEFAULT"), SessionCommand::Reset { name: "x.y".into() });
         assert_eq!(classify("SET LOCAL work_mem = 1"), SessionCommand::TransactionScoped);
         assert_eq!(classify("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"), SessionCommand::TransactionScoped);

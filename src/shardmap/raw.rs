@@ -67,7 +67,14 @@ impl TryFrom<RawShardMap> for ShardMap {
     fn try_from(raw: RawShardMap) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
         if raw.version.value != SUPPORTED_FORMAT {
-            errors.push(err(&raw.version, "version", format!("unsupported map format {}; this shardgate reads version {SUPPORTED_FORMAT}", raw.version.value)));
+            errors.push(err(
+                &raw.version,
+                "version",
+                format!(
+                    "unsupported map format {}; this shardgate reads version {SUPPORTED_FORMAT}",
+                    raw.version.value
+                ),
+            ));
         }
         if raw.shards.value.is_empty() {
             errors.push(err(&raw.shards, "shards", "a map needs at least one shard"));
@@ -118,7 +125,11 @@ fn endpoint(raw: RawEndpoint, field: &str, errors: &mut Vec<MapError>) -> Endpoi
         Some("verify-full") => ServerTlsMode::VerifyFull,
         Some(other) => {
             if let Some(t) = raw.tls.as_ref() {
-                errors.push(err(t, &format!("{field}.tls"), format!("unknown TLS mode {other:?}; use disable, prefer, require or verify-full")));
+                errors.push(err(
+                    t,
+                    &format!("{field}.tls"),
+                    format!("unknown TLS mode {other:?}; use disable, prefer, require or verify-full"),
+                ));
             }
             ServerTlsMode::Disable
         }

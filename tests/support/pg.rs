@@ -93,17 +93,13 @@ impl PgCluster {
 
     /// [`PgCluster::start`] on tokio's blocking pool, so the runtime keeps serving meanwhile.
     pub async fn start_async() -> anyhow::Result<PgCluster> {
-        tokio::task::spawn_blocking(PgCluster::start)
-            .await
-            .context("the cluster start task panicked")?
+        tokio::task::spawn_blocking(PgCluster::start).await.context("the cluster start task panicked")?
     }
 
     /// Starts `n` clusters in parallel (for tests that need separate servers: a shard down, a
     /// replica). Routing tests should prefer one cluster holding several databases.
     pub async fn start_many(n: usize) -> anyhow::Result<Vec<PgCluster>> {
-        let starts: Vec<_> = (0..n)
-            .map(|_| tokio::task::spawn_blocking(PgCluster::start))
-            .collect();
+        let starts: Vec<_> = (0..n).map(|_| tokio::task::spawn_blocking(PgCluster::start)).collect();
         let mut clusters = Vec::with_capacity(n);
         for start in starts {
             clusters.push(start.await.context("a cluster start task panicked")??);
@@ -150,13 +146,7 @@ impl PgCluster {
     /// Connection settings for any role, over TCP (so SCRAM is used, as `--auth-host` says).
     pub fn config(&self, user: &str, password: &str, db: &str) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
-        config
-            .host(HOST)
-            .port(self.port)
-            .user(user)
-            .password(password)
-            .dbname(db)
-            .application_name("shardgate-tests");
+        config.host(HOST).port(self.port).user(user).password(password).dbname(db).application_name("shardgate-tests");
         config
     }
 
@@ -173,21 +163,13 @@ impl PgCluster {
 
     /// Runs `sql` (several statements allowed) as the superuser in `db`.
     pub async fn exec(&self, db: &str, sql: &str) -> anyhow::Result<()> {
-        self.client(db)
-            .await?
-            .batch_execute(sql)
-            .await
-            .with_context(|| format!("running in {db}: {sql}"))
+        self.client(db).await?.batch_execute(sql).await.with_context(|| format!("running in {db}: {sql}"))
     }
 
     /// `CREATE ROLE name LOGIN PASSWORD 'password'`; stored as a SCRAM verifier (the
     /// PostgreSQL default for `password_encryption`).
     pub async fn create_role(&self, name: &str, password: &str) -> anyhow::Result<()> {
-        let sql = format!(
-            "CREATE ROLE {} LOGIN PASSWORD {}",
-            quote_ident(name),
-            quote_literal(password)
-        );
+        let sql = format!("CREATE ROLE {} LOGIN PASSWORD {}", quote_ident(name), quote_literal(password));
         self.exec("postgres", &sql).await
     }
 
@@ -195,10 +177,7 @@ impl PgCluster {
     pub async fn ensure_role(&self, name: &str, password: &str) -> anyhow::Result<()> {
         let client = self.client("postgres").await?;
         let (name, password) = (quote_ident(name), quote_literal(password));
-        match client
-            .batch_execute(&format!("CREATE ROLE {name} LOGIN PASSWORD {password}"))
-            .await
-        {
+        match client.batch_execute(&format!("CREATE ROLE {name} LOGIN PASSWORD {password}")).await {
             Ok(()) => Ok(()),
             Err(e) if e.code() == Some(&SqlState::DUPLICATE_OBJECT) => client
                 .batch_execute(&format!("ALTER ROLE {name} LOGIN PASSWORD {password}"))
@@ -211,11 +190,7 @@ impl PgCluster {
     /// `CREATE DATABASE name OWNER owner`. The owner may create tables in its `public`
     /// schema (PostgreSQL 15 no longer grants that to everyone).
     pub async fn create_database(&self, name: &str, owner: &str) -> anyhow::Result<()> {
-        let sql = format!(
-            "CREATE DATABASE {} OWNER {}",
-            quote_ident(name),
-            quote_ident(owner)
-        );
+        let sql = format!("CREATE DATABASE {} OWNER {}", quote_ident(name), quote_ident(owner));
         self.exec("postgres", &sql).await
     }
 
@@ -223,8 +198,7 @@ impl PgCluster {
     pub async fn ensure_database(&self, name: &str, owner: &str) -> anyhow::Result<()> {
         match self.create_database(name, owner).await {
             Err(e)
-                if e.downcast_ref::<tokio_postgres::Error>()
-                    .and_then(|e| e.code())
+                if e.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code())
                     == Some(&SqlState::DUPLICATE_DATABASE) =>
             {
                 Ok(())
@@ -235,14 +209,7 @@ impl PgCluster {
 
     /// A client program of this cluster's version, set up (through its environment) to
     /// reach `port` on 127.0.0.1 as `user`: this cluster's port, or a proxy's in front of it.
-    pub fn client_command(
-        &self,
-        program: &str,
-        port: u16,
-        user: &str,
-        password: &str,
-        db: &str,
-    ) -> Command {
+    pub fn client_command(&self, program: &str, port: u16, user: &str, password: &str, db: &str) -> Command {
         client_command(&self.bin(program), port, user, password, db)
     }
 
@@ -259,16 +226,10 @@ impl PgCluster {
 
     /// `pgbench <args>` as the superuser against database `postgres`.
     pub fn pgbench(&self, args: &[&str]) -> anyhow::Result<Output> {
-        self.client_command(
-            "pgbench",
-            self.port,
-            SUPERUSER,
-            SUPERUSER_PASSWORD,
-            "postgres",
-        )
-        .args(args)
-        .output()
-        .context("running pgbench")
+        self.client_command("pgbench", self.port, SUPERUSER, SUPERUSER_PASSWORD, "postgres")
+            .args(args)
+            .output()
+            .context("running pgbench")
     }
 
     /// Stops the server (for "shard down" tests): open connections are cut, new ones are
@@ -277,16 +238,13 @@ impl PgCluster {
     /// shard expect its data back.
     pub fn stop(&self) -> anyhow::Result<()> {
         let mut cmd = self.server_command("pg_ctl");
-        cmd.args(["stop", "-w", "-m", "fast", "-D"])
-            .arg(&self.data_dir);
+        cmd.args(["stop", "-w", "-m", "fast", "-D"]).arg(&self.data_dir);
         run(cmd).map(drop).context("stopping the cluster")
     }
 
     /// Starts a stopped cluster again on the same port.
     pub fn start_again(&self) -> anyhow::Result<()> {
-        run(self.pg_ctl_start(self.port))
-            .map(drop)
-            .with_context(|| format!("restarting the cluster\n{}", self.log()))
+        run(self.pg_ctl_start(self.port)).map(drop).with_context(|| format!("restarting the cluster\n{}", self.log()))
     }
 
     fn initdb(&self) -> anyhow::Result<()> {
@@ -310,10 +268,7 @@ impl PgCluster {
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port()?;
             let log_before = self.log().len();
-            let output = self
-                .pg_ctl_start(port)
-                .output()
-                .context("running pg_ctl start")?;
+            let output = self.pg_ctl_start(port).output().context("running pg_ctl start")?;
             if output.status.success() {
                 self.port = port;
                 return Ok(());
@@ -380,9 +335,7 @@ impl Drop for PgCluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let _ = cmd.status();
-        let mut ports = HANDED_OUT_PORTS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut ports = HANDED_OUT_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
         ports.remove(&self.port);
     }
 }
@@ -390,12 +343,7 @@ impl Drop for PgCluster {
 /// Connects and spawns the connection task on the current runtime.
 pub(super) async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<Client> {
     let (client, connection) = config.connect(NoTls).await.with_context(|| {
-        format!(
-            "connecting to {:?}:{:?} as {:?}",
-            config.get_hosts(),
-            config.get_ports(),
-            config.get_user()
-        )
+        format!("connecting to {:?}:{:?} as {:?}", config.get_hosts(), config.get_ports(), config.get_user())
     })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
@@ -408,13 +356,7 @@ pub(super) async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<C
 /// `program` with the libpq environment set to reach 127.0.0.1:`port` as `user`. The
 /// password goes through `Command::env`, never the test process's own environment, which
 /// parallel tests share.
-pub(super) fn client_command(
-    program: &Path,
-    port: u16,
-    user: &str,
-    password: &str,
-    db: &str,
-) -> Command {
+pub(super) fn client_command(program: &Path, port: u16, user: &str, password: &str, db: &str) -> Command {
     let mut cmd = Command::new(program);
     cmd.env("PGHOST", HOST)
         .env("PGPORT", port.to_string())
@@ -435,11 +377,7 @@ pub(super) fn client_command(
 pub fn succeeded(output: Output) -> anyhow::Result<String> {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
-        bail!(
-            "exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("exited with {}\nstdout:\n{stdout}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stderr));
     }
     Ok(stdout)
 }
@@ -456,9 +394,7 @@ pub fn pg_bin_dir() -> anyhow::Result<PathBuf> {
         return Ok(dir);
     }
     let entries = fs::read_dir(DEBIAN_PG_ROOT).with_context(|| {
-        format!(
-            "no {DEBIAN_PG_ROOT}: install PostgreSQL (scripts/test.sh does) or set {BIN_DIR_VAR}"
-        )
+        format!("no {DEBIAN_PG_ROOT}: install PostgreSQL (scripts/test.sh does) or set {BIN_DIR_VAR}")
     })?;
     let mut newest: Option<(Vec<u32>, PathBuf)> = None;
     for entry in entries.flatten() {
@@ -490,9 +426,7 @@ fn free_port() -> anyhow::Result<u16> {
             .and_then(|listener| listener.local_addr())
             .context("binding 127.0.0.1:0 to find a free port")?
             .port();
-        let mut ports = HANDED_OUT_PORTS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut ports = HANDED_OUT_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
         if ports.insert(port) {
             return Ok(port);
         }
@@ -504,19 +438,13 @@ fn is_root() -> bool {
     // /proc/self belongs to the process's effective user. Without /proc, ask `id`.
     match fs::metadata("/proc/self") {
         Ok(meta) => meta.uid() == 0,
-        Err(_) => Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|out| out.stdout.trim_ascii() == b"0"),
+        Err(_) => Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.trim_ascii() == b"0"),
     }
 }
 
 fn give_to_os_user(path: &Path) -> anyhow::Result<()> {
     let id = |flag: &str| -> anyhow::Result<u32> {
-        let out = Command::new("id")
-            .args([flag, OS_USER])
-            .output()
-            .context("running id")?;
+        let out = Command::new("id").args([flag, OS_USER]).output().context("running id")?;
         let text = String::from_utf8_lossy(&out.stdout);
         text.trim().parse().with_context(|| {
             format!(
@@ -525,8 +453,7 @@ fn give_to_os_user(path: &Path) -> anyhow::Result<()> {
             )
         })
     };
-    chown(path, Some(id("-u")?), Some(id("-g")?))
-        .with_context(|| format!("chown {OS_USER} {}", path.display()))
+    chown(path, Some(id("-u")?), Some(id("-g")?)).with_context(|| format!("chown {OS_USER} {}", path.display()))
 }
 
 fn runuser() -> &'static str {
@@ -537,9 +464,7 @@ fn runuser() -> &'static str {
 }
 
 fn run(mut cmd: Command) -> anyhow::Result<Output> {
-    let output = cmd
-        .output()
-        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    let output = cmd.output().with_context(|| format!("starting {:?}", cmd.get_program()))?;
     if !output.status.success() {
         bail!(
             "{:?} {:?} exited with {}\n{}{}",
@@ -565,10 +490,7 @@ pub(super) fn quote_literal(value: &str) -> String {
 
 /// A libpq conninfo value: bare when safe, else single-quoted with \ escapes.
 fn conninfo_value(value: &str) -> String {
-    let bare = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let bare = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if bare {
         value.to_owned()
     } else {

@@ -76,32 +76,21 @@ impl ProxyBuilder<'_> {
 
     /// A logical database served by a differently named database on the cluster.
     pub fn database_on(mut self, name: &str, server_database: &str) -> Self {
-        self.databases.push(Database {
-            name: name.to_owned(),
-            map: ShardMap::Single {
-                database: server_database.to_owned(),
-            },
-        });
+        self.databases
+            .push(Database { name: name.to_owned(), map: ShardMap::Single { database: server_database.to_owned() } });
         self
     }
 
     /// A logical database served by a shard map the test writes itself (`version: 1`,
     /// `shards: …`); [`PgCluster::port`] gives the ports to put in it. Not provisioned.
     pub fn database_with_map(mut self, name: &str, shard_map_yaml: &str) -> Self {
-        self.databases.push(Database {
-            name: name.to_owned(),
-            map: ShardMap::Yaml(shard_map_yaml.to_owned()),
-        });
+        self.databases.push(Database { name: name.to_owned(), map: ShardMap::Yaml(shard_map_yaml.to_owned()) });
         self
     }
 
     /// A user clients may log in as. `auth`: "scram-sha-256" | "md5" | "trust".
     pub fn user(mut self, name: &str, password: &str, auth: &str) -> Self {
-        self.users.push(User {
-            name: name.to_owned(),
-            password: password.to_owned(),
-            auth: auth.to_owned(),
-        });
+        self.users.push(User { name: name.to_owned(), password: password.to_owned(), auth: auth.to_owned() });
         self
     }
 
@@ -145,11 +134,7 @@ impl ProxyBuilder<'_> {
 
     /// TLS towards clients. `mode`: "disable" | "allow" | "require".
     pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>, mode: &str) -> Self {
-        self.tls = Some(Tls {
-            cert: cert.into(),
-            key: key.into(),
-            mode: mode.to_owned(),
-        });
+        self.tls = Some(Tls { cert: cert.into(), key: key.into(), mode: mode.to_owned() });
         self
     }
 
@@ -196,9 +181,7 @@ impl ProxyBuilder<'_> {
                 fs::read_to_string(&config_path).unwrap_or_default()
             )
         })?;
-        let running = shardgate::server::start(config)
-            .await
-            .map_err(|e| anyhow!("starting shardgate: {e}"))?;
+        let running = shardgate::server::start(config).await.map_err(|e| anyhow!("starting shardgate: {e}"))?;
         Ok(Proxy {
             addr: running.local_addr,
             token: running.shutdown_token(),
@@ -275,11 +258,7 @@ impl ProxyBuilder<'_> {
             self.query_timeout_ms,
             self.max_prepared_per_server,
         );
-        let _ = writeln!(
-            yaml,
-            "limits:\n  max_message_size: {}",
-            self.max_message_size
-        );
+        let _ = writeln!(yaml, "limits:\n  max_message_size: {}", self.max_message_size);
         // Short, so a test that shuts the proxy down with a client still connected ends soon.
         yaml.push_str("shutdown_timeout_ms: 2000\n");
         yaml.push_str(&self.extra_yaml);
@@ -363,13 +342,7 @@ impl Proxy {
 
     /// `postgres://user:password@127.0.0.1:port/db`, percent-encoded.
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!(
-            "postgres://{}:{}@{}/{}",
-            percent_encode(user),
-            percent_encode(password),
-            self.addr,
-            percent_encode(db)
-        )
+        format!("postgres://{}:{}@{}/{}", percent_encode(user), percent_encode(password), self.addr, percent_encode(db))
     }
 
     /// Connection settings through the proxy, for tests that need more than [`Proxy::connect`]
@@ -394,34 +367,15 @@ impl Proxy {
     /// `psql -X -v ON_ERROR_STOP=1 <args>` through the proxy. Check with [`super::succeeded`].
     /// Async because the proxy runs on the test's runtime: waiting for psql on the runtime's
     /// only thread (`#[tokio::test]` is single-threaded) would leave nobody to answer it.
-    pub async fn psql(
-        &self,
-        user: &str,
-        password: &str,
-        db: &str,
-        args: &[&str],
-    ) -> anyhow::Result<Output> {
-        let mut cmd =
-            pg::client_command(&self.bin_dir.join("psql"), self.port(), user, password, db);
+    pub async fn psql(&self, user: &str, password: &str, db: &str, args: &[&str]) -> anyhow::Result<Output> {
+        let mut cmd = pg::client_command(&self.bin_dir.join("psql"), self.port(), user, password, db);
         cmd.args(["-X", "-v", "ON_ERROR_STOP=1"]).args(args);
         output_off_runtime(cmd).await.context("running psql")
     }
 
     /// `pgbench <args>` through the proxy; async for the same reason as [`Proxy::psql`].
-    pub async fn pgbench(
-        &self,
-        user: &str,
-        password: &str,
-        db: &str,
-        args: &[&str],
-    ) -> anyhow::Result<Output> {
-        let mut cmd = pg::client_command(
-            &self.bin_dir.join("pgbench"),
-            self.port(),
-            user,
-            password,
-            db,
-        );
+    pub async fn pgbench(&self, user: &str, password: &str, db: &str, args: &[&str]) -> anyhow::Result<Output> {
+        let mut cmd = pg::client_command(&self.bin_dir.join("pgbench"), self.port(), user, password, db);
         cmd.args(args);
         output_off_runtime(cmd).await.context("running pgbench")
     }

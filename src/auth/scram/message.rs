@@ -31,17 +31,13 @@ impl<'a> ClientFirst<'a> {
             _ if flag.starts_with("p=") => return Err(AuthError::ChannelBindingRequested),
             _ => return Err(malformed("unknown channel-binding flag in gs2 header")),
         };
-        let (authzid, bare) = rest
-            .split_once(',')
-            .ok_or(malformed("truncated gs2 header"))?;
+        let (authzid, bare) = rest.split_once(',').ok_or(malformed("truncated gs2 header"))?;
         if !authzid.is_empty() {
             return Err(malformed("authorization identity (a=) is not supported"));
         }
         let mut attrs = bare.split(',');
         match attrs.next() {
-            Some(a) if a.starts_with("m=") => {
-                return Err(malformed("mandatory extension (m=) is not supported"))
-            }
+            Some(a) if a.starts_with("m=") => return Err(malformed("mandatory extension (m=) is not supported")),
             // The name is not read: PostgreSQL authenticates the startup packet's user.
             Some(a) if a.starts_with("n=") => {}
             _ => return Err(malformed("missing username attribute (n=)")),
@@ -51,11 +47,7 @@ impl<'a> ClientFirst<'a> {
             return Err(malformed("client nonce is empty or not printable"));
         }
         check_extensions(attrs)?;
-        Ok(Self {
-            gs2_header,
-            bare,
-            client_nonce,
-        })
+        Ok(Self { gs2_header, bare, client_nonce })
     }
 }
 
@@ -75,14 +67,11 @@ impl<'a> ClientFinal<'a> {
         let msg = std::str::from_utf8(msg).map_err(|_| malformed("client-final is not UTF-8"))?;
         // Attribute values never contain ',', so the first ",p=" starts the proof, which must
         // be the last attribute: anything after it fails the base64 decode of the proof.
-        let (without_proof, proof) = msg
-            .split_once(",p=")
-            .ok_or(malformed("missing proof attribute (p=)"))?;
+        let (without_proof, proof) = msg.split_once(",p=").ok_or(malformed("missing proof attribute (p=)"))?;
         let mut attrs = without_proof.split(',');
         let binding = attr(attrs.next(), "c=", "missing channel-binding attribute (c=)")?;
-        let channel_binding = STANDARD
-            .decode(binding)
-            .map_err(|_| malformed("channel-binding attribute is not base64"))?;
+        let channel_binding =
+            STANDARD.decode(binding).map_err(|_| malformed("channel-binding attribute is not base64"))?;
         let nonce = attr(attrs.next(), "r=", "missing nonce attribute (r=)")?;
         check_extensions(attrs)?;
         Ok(Self {
@@ -99,13 +88,8 @@ fn malformed(reason: &'static str) -> AuthError {
 }
 
 /// The value of the next attribute, which must be `name` (e.g. `"r="`): SCRAM fixes the order.
-fn attr<'a>(
-    next: Option<&'a str>,
-    name: &str,
-    missing: &'static str,
-) -> Result<&'a str, AuthError> {
-    next.and_then(|a| a.strip_prefix(name))
-        .ok_or(malformed(missing))
+fn attr<'a>(next: Option<&'a str>, name: &str, missing: &'static str) -> Result<&'a str, AuthError> {
+    next.and_then(|a| a.strip_prefix(name)).ok_or(malformed(missing))
 }
 
 /// RFC 5802 `printable`: visible ASCII except ','.

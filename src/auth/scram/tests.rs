@@ -4,8 +4,7 @@ use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 /// RFC 7677 section 3: user "user", password "pencil".
 const RFC_CLIENT_FIRST: &str = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
 const RFC_SERVER_NONCE: &str = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-const RFC_SERVER_FIRST: &str =
-    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+const RFC_SERVER_FIRST: &str = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 const RFC_CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
                                 p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 const RFC_SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
@@ -49,15 +48,7 @@ fn rfc_verifier() -> anyhow::Result<ScramVerifier> {
 /// The RFC exchange after server-first-message. Takes the verifier so PBKDF2 runs once per test.
 fn rfc_exchange(verifier: &ScramVerifier) -> anyhow::Result<ScramExchange> {
     let client_first = RFC_CLIENT_FIRST.as_bytes();
-    Ok(
-        ScramExchange::start_with_server_nonce(
-            verifier,
-            MECHANISM,
-            client_first,
-            RFC_SERVER_NONCE,
-        )?
-        .0,
-    )
+    Ok(ScramExchange::start_with_server_nonce(verifier, MECHANISM, client_first, RFC_SERVER_NONCE)?.0)
 }
 
 #[test]
@@ -83,17 +74,10 @@ fn wrong_password_is_refused_as_28p01() -> anyhow::Result<()> {
 #[test]
 fn rfc7677_example_is_reproduced_byte_for_byte() -> anyhow::Result<()> {
     let verifier = rfc_verifier()?;
-    let (exchange, server_first) = ScramExchange::start_with_server_nonce(
-        &verifier,
-        MECHANISM,
-        RFC_CLIENT_FIRST.as_bytes(),
-        RFC_SERVER_NONCE,
-    )?;
+    let (exchange, server_first) =
+        ScramExchange::start_with_server_nonce(&verifier, MECHANISM, RFC_CLIENT_FIRST.as_bytes(), RFC_SERVER_NONCE)?;
     assert_eq!(server_first, RFC_SERVER_FIRST.as_bytes());
-    assert_eq!(
-        exchange.finish(RFC_CLIENT_FINAL.as_bytes())?,
-        RFC_SERVER_FINAL.as_bytes()
-    );
+    assert_eq!(exchange.finish(RFC_CLIENT_FINAL.as_bytes())?, RFC_SERVER_FINAL.as_bytes());
     Ok(())
 }
 
@@ -137,10 +121,7 @@ fn from_password_round_trips_through_text_and_salts_freshly() -> anyhow::Result<
 fn debug_output_hides_keys() -> anyhow::Result<()> {
     let verifier = ScramVerifier::parse(PG_PENCIL)?;
     let shown = format!("{verifier:?}");
-    assert!(
-        !shown.contains("nFQvjRRB") && !shown.contains("sS0Mvv"),
-        "{shown}"
-    );
+    assert!(!shown.contains("nFQvjRRB") && !shown.contains("sS0Mvv"), "{shown}");
     let (exchange, _) = ScramExchange::start(&verifier, MECHANISM, RFC_CLIENT_FIRST.as_bytes())?;
     assert!(!format!("{exchange:?}").contains("rOprNG"));
     Ok(())
@@ -170,11 +151,7 @@ fn malformed_verifier_strings_are_refused() {
 fn channel_binding_requests_are_refused() -> anyhow::Result<()> {
     let verifier = ScramVerifier::parse(PG_PENCIL)?;
     let client = ScramSha256::new(b"pencil", ChannelBinding::tls_server_end_point(vec![1; 32]));
-    for first in [
-        client.message(),
-        b"p=tls-server-end-point,,",
-        b"p=tls-server-end-point,,n=,r=abc",
-    ] {
+    for first in [client.message(), b"p=tls-server-end-point,,", b"p=tls-server-end-point,,n=,r=abc"] {
         let err = ScramExchange::start(&verifier, MECHANISM, first).err();
         assert_eq!(err, Some(AuthError::ChannelBindingRequested));
     }
@@ -186,10 +163,7 @@ fn only_scram_sha_256_is_accepted_as_mechanism() -> anyhow::Result<()> {
     let verifier = ScramVerifier::parse(PG_PENCIL)?;
     let first = RFC_CLIENT_FIRST.as_bytes();
     let plus = ScramExchange::start(&verifier, "SCRAM-SHA-256-PLUS", first).err();
-    assert_eq!(
-        plus,
-        Some(AuthError::UnsupportedMechanism("SCRAM-SHA-256-PLUS".into()))
-    );
+    assert_eq!(plus, Some(AuthError::UnsupportedMechanism("SCRAM-SHA-256-PLUS".into())));
     match ScramExchange::start(&verifier, &"X".repeat(10_000), first) {
         Err(AuthError::UnsupportedMechanism(name)) => {
             assert_eq!(name.len(), MAX_MECHANISM_NAME_LEN)
@@ -221,10 +195,7 @@ fn malformed_client_first_messages_are_protocol_violations() -> anyhow::Result<(
         b"n,,n=,r=abc,=x",
     ] {
         let err = ScramExchange::start(&verifier, MECHANISM, bad).err();
-        assert!(
-            matches!(err, Some(AuthError::MalformedSasl(_))),
-            "{bad:?}: {err:?}"
-        );
+        assert!(matches!(err, Some(AuthError::MalformedSasl(_))), "{bad:?}: {err:?}");
         assert_eq!(err.map(|e| e.sqlstate()), Some("08P01"));
     }
     // Extensions after the nonce are ignored, as PostgreSQL does.
@@ -239,62 +210,25 @@ fn malformed_or_spliced_client_final_messages_are_refused() -> anyhow::Result<()
     let nonce = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
     let cases: Vec<(Vec<u8>, AuthError)> = vec![
         (b"\xff".to_vec(), AuthError::MalformedSasl("")),
-        (
-            format!("c=biws,{nonce}").into(),
-            AuthError::MalformedSasl(""),
-        ),
-        (
-            format!("c=eSws,{nonce},{proof}").into(),
-            AuthError::MalformedSasl(""),
-        ), // "y,," but client sent "n,,"
-        (
-            format!("c=biws,{nonce}x,{proof}").into(),
-            AuthError::NonceMismatch,
-        ),
-        (
-            format!("c=biws,{},{proof}", &nonce[..nonce.len() - 1]).into(),
-            AuthError::NonceMismatch,
-        ),
-        (
-            format!("c=biws,{nonce},{proof},x=1").into(),
-            AuthError::MalformedSasl(""),
-        ),
-        (
-            format!("c=biws,{nonce},p=AAAA").into(),
-            AuthError::MalformedSasl(""),
-        ),
-        (
-            format!("c=biws,{nonce},1,{proof}").into(),
-            AuthError::MalformedSasl(""),
-        ),
-        (
-            format!("{nonce},c=biws,{proof}").into(),
-            AuthError::MalformedSasl(""),
-        ),
-        (
-            format!("c=biws,{nonce},p={}", STANDARD.encode([0u8; 32])).into(),
-            AuthError::WrongPassword,
-        ),
+        (format!("c=biws,{nonce}").into(), AuthError::MalformedSasl("")),
+        (format!("c=eSws,{nonce},{proof}").into(), AuthError::MalformedSasl("")), // "y,," but client sent "n,,"
+        (format!("c=biws,{nonce}x,{proof}").into(), AuthError::NonceMismatch),
+        (format!("c=biws,{},{proof}", &nonce[..nonce.len() - 1]).into(), AuthError::NonceMismatch),
+        (format!("c=biws,{nonce},{proof},x=1").into(), AuthError::MalformedSasl("")),
+        (format!("c=biws,{nonce},p=AAAA").into(), AuthError::MalformedSasl("")),
+        (format!("c=biws,{nonce},1,{proof}").into(), AuthError::MalformedSasl("")),
+        (format!("{nonce},c=biws,{proof}").into(), AuthError::MalformedSasl("")),
+        (format!("c=biws,{nonce},p={}", STANDARD.encode([0u8; 32])).into(), AuthError::WrongPassword),
     ];
     for (bad, expected) in cases {
         let err = rfc_exchange(&verifier)?.finish(&bad).err();
-        let same_kind = matches!(
-            (&err, &expected),
-            (
-                Some(AuthError::MalformedSasl(_)),
-                AuthError::MalformedSasl(_)
-            )
-        ) || err.as_ref() == Some(&expected);
+        let same_kind = matches!((&err, &expected), (Some(AuthError::MalformedSasl(_)), AuthError::MalformedSasl(_)))
+            || err.as_ref() == Some(&expected);
         assert!(same_kind, "{:?}: {err:?}", String::from_utf8_lossy(&bad));
     }
     // Every truncation of the genuine message fails.
     for end in 0..RFC_CLIENT_FINAL.len() {
-        assert!(
-            rfc_exchange(&verifier)?
-                .finish(&RFC_CLIENT_FINAL.as_bytes()[..end])
-                .is_err(),
-            "{end}"
-        );
+        assert!(rfc_exchange(&verifier)?.finish(&RFC_CLIENT_FINAL.as_bytes()[..end]).is_err(), "{end}");
     }
     Ok(())
 }
@@ -318,11 +252,7 @@ fn random_and_mutated_input_never_panics_and_never_authenticates() -> anyhow::Re
         assert!(rfc_exchange(&verifier)?.finish(&random_bytes()).is_err());
         let mutated = mutate(RFC_CLIENT_FINAL);
         if mutated != RFC_CLIENT_FINAL.as_bytes() {
-            assert!(
-                rfc_exchange(&verifier)?.finish(&mutated).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(&mutated)
-            );
+            assert!(rfc_exchange(&verifier)?.finish(&mutated).is_err(), "{:?}", String::from_utf8_lossy(&mutated));
         }
     }
     Ok(())
@@ -333,8 +263,5 @@ fn hmac_helper_matches_new_from_slice() {
     let key = [7u8; 32];
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key length");
     m.update(b"message");
-    assert_eq!(
-        hmac_sha256(&key, b"message"),
-        <[u8; 32]>::from(m.finalize().into_bytes())
-    );
+    assert_eq!(hmac_sha256(&key, b"message"), <[u8; 32]>::from(m.finalize().into_bytes()));
 }
