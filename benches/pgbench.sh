@@ -111,6 +111,7 @@ PG_STARTED=""
 SG_PID=""
 PB_PID=""          # pgbouncer itself (from its pidfile)
 PB_WRAPPER_PID=""  # the runuser process that started it
+RUN_PID=""         # the pgbench run in progress
 
 copy_logs() {
     [ -n "$WORK" ] && [ -d "$WORK" ] || return 0
@@ -126,6 +127,10 @@ copy_logs() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$RUN_PID" ]; then
+        stop_pid "$RUN_PID"
+        wait "$RUN_PID" 2>/dev/null || true
+    fi
     copy_logs
     if [ -n "$SG_PID" ]; then
         stop_pid "$SG_PID"
@@ -198,6 +203,9 @@ fi
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
     COMMIT="$COMMIT (with uncommitted changes)"
+fi
+if [ "${SKIP_BUILD:-}" = 1 ]; then
+    COMMIT="$COMMIT (checkout; the binary was not rebuilt: SKIP_BUILD=1)"
 fi
 
 # --- a throw-away PostgreSQL cluster -------------------------------------------------------
@@ -354,7 +362,11 @@ run_one() {
     local cmd=("$PGBENCH" -n -S -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U bench bench)
     status=0
     # A generous limit: a run that hangs must not hang the whole benchmark.
-    timeout --kill-after=10 $((DURATION * 3 + 30)) "${cmd[@]}" >"$log" 2>&1 || status=$?
+    # Run in the background and wait, so that a TERM to this script is acted on at once.
+    timeout --kill-after=10 $((DURATION * 3 + 30)) "${cmd[@]}" >"$log" 2>&1 &
+    RUN_PID=$!
+    wait "$RUN_PID" || status=$?
+    RUN_PID=""
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$log" | head -n 1)
     local failed
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log" | head -n 1)
