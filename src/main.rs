@@ -29,7 +29,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = config.workers {
+                builder.worker_threads(n);
+            }
+            let runtime = match builder.enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");

@@ -129,6 +129,8 @@ pub struct Config {
     pub pool: PoolSettings,
     pub limits: Limits,
     pub shutdown_timeout: Duration,
+    /// Runtime worker threads (`None`: one per core). Read only at start.
+    pub workers: Option<usize>,
 }
 
 impl Config {

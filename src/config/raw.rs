@@ -21,6 +21,9 @@ pub struct RawConfig {
     pub pool: Option<RawPool>,
     #[serde(default)]
     pub limits: Option<RawLimits>,
+    /// Runtime worker threads; absent or 0 = one per CPU core.
+    #[serde(default)]
+    pub workers: Option<u32>,
     /// How long SIGTERM waits for running transactions before closing them.
     #[serde(default)]
     pub shutdown_timeout_ms: Option<u64>,

@@ -107,6 +107,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
             pool,
             limits: Limits { max_message_size },
             shutdown_timeout: Duration::from_millis(raw.shutdown_timeout_ms.unwrap_or(10_000)),
+            workers: raw.workers.filter(|w| *w > 0).map(|w| w as usize),
         }),
         _ => Err(ConfigError { problems: p.list }),
     }

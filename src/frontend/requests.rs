@@ -77,7 +77,7 @@ impl Client {
     pub(super) fn send(&mut self, bytes: &[u8]) {
         self.sout.extend_from_slice(bytes);
         self.server_at_rest = false;
-        if self.busy_since.is_none() {
+        if self.busy_since.is_none() && self.config.pool.query_timeout.is_some() {
             self.busy_since = Some(Instant::now());
             self.cancel_sent = false;
         }

@@ -51,10 +51,13 @@ impl ShardPool {
     /// Waits up to the checkout timeout for a server, or until opening one fails.
     /// Cancel-safe: a dropped call takes nothing.
     pub async fn checkout(&self) -> Result<Checkout, PoolError> {
+        // `biased`: an idle server is taken on the first poll without ever registering with
+        // the failure notifier (a mutex and a list insert per checkout otherwise). A failure
+        // that lands between the two first polls is still reported, at the timeout.
         let woken = self.failures.notify.notified();
         tokio::pin!(woken);
-        woken.as_mut().enable();
         tokio::select! {
+            biased;
             r = self.pool.get_owned() => match r {
                 Ok(c) => Ok(c),
                 Err(bb8::RunError::User(e)) => Err(PoolError::Backend(std::sync::Arc::new(e))),
