@@ -240,8 +240,13 @@ impl Client {
 
     /// The main loop. Returns when the client terminates or the connection fails.
     async fn serve(&mut self) -> Result<(), FrontendError> {
-        let shutdown = self.shared.shutdown.clone();
-        let hard_stop = self.shared.hard_stop.clone();
+        // The shutdown futures are created once per client, not per loop turn: registering
+        // with a token shared by every client takes its lock, which the two cores would
+        // otherwise fight over on every message. Likewise the query-timeout timer exists only
+        // while a deadline does.
+        let shutdown = self.shared.shutdown.clone().cancelled_owned();
+        let hard_stop = self.shared.hard_stop.clone().cancelled_owned();
+        tokio::pin!(shutdown, hard_stop);
         let query_timeout = self.config.pool.query_timeout;
         loop {
             if self.handle_client_frames().await? {
@@ -250,14 +255,19 @@ impl Client {
             self.flush_server().await?;
             self.flush_client().await?;
             self.maybe_release();
-            if shutdown.is_cancelled() && self.server.is_none() && self.rbuf.is_empty() {
+            if self.shared.shutdown.is_cancelled() && self.server.is_none() && self.rbuf.is_empty() {
                 return Err(FrontendError::ShuttingDown);
             }
             let deadline = match (query_timeout, self.busy_since) {
                 (Some(t), Some(since)) if !self.queue.is_empty() => Some(since + t),
                 _ => None,
             };
-            let far = Instant::now() + Duration::from_secs(86_400);
+            let timer = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             let client_read;
             match self.server.as_mut() {
                 Some(server) => {
@@ -274,17 +284,17 @@ impl Client {
                             continue;
                         }
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
-                        () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                        () = timer => {
                             self.on_query_timeout().await?;
                             continue;
                         }
-                        () = hard_stop.cancelled() => return Err(FrontendError::ShuttingDown),
+                        () = &mut hard_stop => return Err(FrontendError::ShuttingDown),
                     }
                 }
                 None => {
                     tokio::select! {
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
-                        () = shutdown.cancelled() => return Err(FrontendError::ShuttingDown),
+                        () = &mut shutdown => return Err(FrontendError::ShuttingDown),
                     }
                 }
             }
