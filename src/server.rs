@@ -53,6 +53,7 @@ impl Running {
     /// then closes whatever is left.
     pub async fn shutdown(self) {
         let timeout = self.shared.config.load().shutdown_timeout;
+        self.shared.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         self.shared.shutdown.cancel();
         self.tracker.close();
         if tokio::time::timeout(timeout, self.tracker.wait()).await.is_err() {

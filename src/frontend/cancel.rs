@@ -6,18 +6,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::backend::CancelTarget;
 
-/// What a client's cancel key points at; updated on every checkout and release.
+/// What a client's cancel key points at; updated on every checkout and release, so it is
+/// lock-free (arc-swap) rather than a mutex on the hot path.
 #[derive(Debug, Default)]
 pub struct CancelSlot {
-    target: Mutex<Option<Arc<CancelTarget>>>,
+    target: arc_swap::ArcSwapOption<CancelTarget>,
 }
 
 impl CancelSlot {
     pub fn set(&self, t: Option<Arc<CancelTarget>>) {
-        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = t;
+        self.target.store(t);
     }
     fn get(&self) -> Option<Arc<CancelTarget>> {
-        self.target.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.target.load_full()
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Close everything now.
     pub hard_stop: CancellationToken,
+    /// Mirrors `shutdown` for the per-message check: `CancellationToken::is_cancelled` takes
+    /// a lock shared by every client.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -41,6 +44,7 @@ impl Shared {
             next_id: AtomicU64::new(1),
             shutdown: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -59,7 +63,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTrac
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            () = shared.shutdown.cancelled() => break,
+            () = shared.shutdown.cancelled() => {
+                shared.stopping.store(true, Ordering::Relaxed);
+                break;
+            }
         };
         let (tcp, peer) = match accepted {
             Ok(a) => a,
