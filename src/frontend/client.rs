@@ -255,7 +255,10 @@ impl Client {
             self.flush_server().await?;
             self.flush_client().await?;
             self.maybe_release();
-            if self.shared.stopping.load(std::sync::atomic::Ordering::Relaxed) && self.server.is_none() && self.rbuf.is_empty() {
+            if self.shared.stopping.load(std::sync::atomic::Ordering::Relaxed)
+                && self.server.is_none()
+                && self.rbuf.is_empty()
+            {
                 return Err(FrontendError::ShuttingDown);
             }
             let deadline = match (query_timeout, self.busy_since) {
