@@ -4,6 +4,7 @@
 //! A map is built from its YAML form (`RawShardMap`, see `raw.rs`) by `TryFrom`, which does
 //! all checking; a `ShardMap` that exists is valid.
 
+pub mod hash;
 mod raw;
 
 pub use raw::RawShardMap;
