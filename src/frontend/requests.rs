@@ -18,7 +18,7 @@ use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::messages::{bind::Bind, close, describe, parse::Parse, query::Query, tag};
 use crate::protocol::{build, split_frame, Frame, ProtocolError};
 use crate::router::lexer::statements;
-use crate::router::session_command::{classify, SessionCommand};
+use crate::router::session_command::{classify, may_affect_session, SessionCommand};
 
 /// SQL that cannot parse, sent only to make the server abort what the proxy refused.
 const ABORT_SQL: &str = "shardgate: refused by the proxy";
@@ -185,7 +185,8 @@ impl Client {
         let sql = std::str::from_utf8(&q.sql).unwrap_or_default();
         let mut effects = Vec::new();
         let mut count = 0usize;
-        for stmt in statements(sql) {
+        let lexed = if may_affect_session(sql) { Some(statements(sql)) } else { None };
+        for stmt in lexed.into_iter().flatten() {
             count += 1;
             let cmd = classify(stmt);
             if self.mode == PoolMode::Transaction {
@@ -230,7 +231,11 @@ impl Client {
     async fn on_parse(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let parse = Parse::parse(&frame.body())?;
         let sql = std::str::from_utf8(&parse.sql).unwrap_or_default();
-        let effect = statements(sql).next().map(classify).filter(|c| !matches!(c, SessionCommand::Other));
+        let effect = if may_affect_session(sql) {
+            statements(sql).next().map(classify).filter(|c| !matches!(c, SessionCommand::Other))
+        } else {
+            None
+        };
         if self.mode == PoolMode::Transaction && matches!(effect, Some(SessionCommand::Listen)) {
             return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false).await;
         }

@@ -27,6 +27,19 @@ fn is(word: &str, kw: &str) -> bool {
     word.eq_ignore_ascii_case(kw)
 }
 
+/// Whether `sql` may hold a statement `classify` cares about. A cheap pre-check for the hot
+/// path: one statement (at most a trailing `;`) whose first word is not SET, RESET, DISCARD,
+/// DEALLOCATE, LISTEN or UNLISTEN needs no lexing. Anything else is lexed in full.
+pub fn may_affect_session(sql: &str) -> bool {
+    let Some(first) = Words::new(sql).next() else { return false };
+    if ["set", "reset", "discard", "deallocate", "listen", "unlisten"].iter().any(|k| first.eq_ignore_ascii_case(k)) {
+        return true;
+    }
+    let body = sql.trim_end();
+    let body = body.strip_suffix(';').unwrap_or(body);
+    body.as_bytes().contains(&b';')
+}
+
 /// Reads one statement (as split by `lexer::statements`).
 pub fn classify(stmt: &str) -> SessionCommand {
     let mut w = Words::new(stmt);
@@ -118,6 +131,16 @@ fn ident(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pre_check_never_hides_a_session_command() {
+        assert!(!may_affect_session("SELECT abalance FROM pgbench_accounts WHERE aid = 1;"));
+        assert!(!may_affect_session("  /* c */ update t set a = 1"));
+        assert!(may_affect_session("/* c */ SET x = 1"));
+        assert!(may_affect_session("select 1; set x = 1"));
+        assert!(may_affect_session("select ';'"), "quoted semicolons fall back to the lexer");
+        assert!(may_affect_session("unlisten *"));
+    }
 
     #[test]
     fn set_forms() {
