@@ -54,7 +54,7 @@ impl Client {
                     if self.server.is_some() {
                         self.send(&frame.bytes);
                         self.copy_in = false;
-                        self.expect(Expect::CopyEnd);
+                        self.await_reply(Expect::CopyEnd);
                     }
                 }
                 tag::FUNCTION_CALL => {
@@ -84,7 +84,7 @@ impl Client {
     }
 
     /// Queues `e` unless the server is skipping to Sync (it would never answer).
-    fn expect(&mut self, e: Expect) {
+    fn await_reply(&mut self, e: Expect) {
         if self.server_skipping && !matches!(e, Expect::Sync) {
             return;
         }
@@ -99,7 +99,7 @@ impl Client {
         if self.queue.is_empty() {
             self.wbuf.extend_from_slice(&bytes);
         } else {
-            self.expect(Expect::Synthetic(bytes));
+            self.await_reply(Expect::Synthetic(bytes));
         }
     }
 
@@ -176,7 +176,7 @@ impl Client {
         if self.queue.is_empty() {
             build::ready_for_query(&mut self.wbuf, self.tx);
         } else {
-            self.expect(Expect::SyntheticReady);
+            self.await_reply(Expect::SyntheticReady);
         }
     }
 
@@ -224,7 +224,7 @@ impl Client {
         }
         self.send(&frame.bytes);
         let mark = self.pending.len();
-        self.expect(Expect::Query { effects, next: 0, pending_mark: mark, internal: false });
+        self.await_reply(Expect::Query { effects, next: 0, pending_mark: mark, internal: false });
         Ok(())
     }
 
@@ -247,7 +247,7 @@ impl Client {
                 self.unnamed_statement_effect = effect;
             }
             self.send(&frame.bytes);
-            self.expect(Expect::Parse { server_name: None, client_name: None, forward: true });
+            self.await_reply(Expect::Parse { server_name: None, client_name: None, forward: true });
             return Ok(());
         }
         if self.prepared.contains(&parse.name) {
@@ -293,11 +293,11 @@ impl Client {
         let mut out = BytesMut::new();
         for old in evicted {
             TargetName::write(tag::CLOSE, Target::Statement, &old, &mut out);
-            self.expect(Expect::Close { forward: false });
+            self.await_reply(Expect::Close { forward: false });
         }
         stmt.parse.write_renamed(&stmt.server_name, &mut out);
         self.send(&out);
-        self.expect(Expect::Parse { server_name: Some(stmt.server_name.clone()), client_name, forward });
+        self.await_reply(Expect::Parse { server_name: Some(stmt.server_name.clone()), client_name, forward });
     }
 
     /// The client's statement `name`, prepared on the current server if it is not there yet.
@@ -343,7 +343,7 @@ impl Client {
         if bind.portal.is_empty() {
             self.unnamed_portal_effect = effect;
         }
-        self.expect(Expect::Bind);
+        self.await_reply(Expect::Bind);
         Ok(())
     }
 
@@ -365,7 +365,7 @@ impl Client {
             }
             self.send(&frame.bytes);
         }
-        self.expect(Expect::Describe);
+        self.await_reply(Expect::Describe);
         Ok(())
     }
 
@@ -376,7 +376,7 @@ impl Client {
         let portal_is_unnamed = frame.body().first() == Some(&0);
         let effect = if portal_is_unnamed { self.unnamed_portal_effect.clone() } else { None };
         self.send(&frame.bytes);
-        self.expect(Expect::Execute { effect });
+        self.await_reply(Expect::Execute { effect });
         Ok(())
     }
 
@@ -401,7 +401,7 @@ impl Client {
             return self.refuse(e, false).await;
         }
         self.send(&frame.bytes);
-        self.expect(Expect::Close { forward: true });
+        self.await_reply(Expect::Close { forward: true });
         Ok(())
     }
 
@@ -414,7 +414,7 @@ impl Client {
         }
         if self.server.is_some() {
             self.send(&frame.bytes);
-            self.expect(Expect::Sync);
+            self.await_reply(Expect::Sync);
         } else {
             self.synthetic_ready();
         }
