@@ -4,10 +4,16 @@
 //! A map is built from its YAML form (`RawShardMap`, see `raw.rs`) by `TryFrom`, which does
 //! all checking; a `ShardMap` that exists is valid.
 
+pub mod function;
 pub mod hash;
+pub mod key;
 mod raw;
+pub mod tables;
 
+pub use function::{FunctionIdx, FunctionKind, Placement, ShardingFunction};
+pub use key::{KeyError, KeyType, KeyValue};
 pub use raw::RawShardMap;
+pub use tables::{TableKind, TableRule, UnknownTables};
 
 use std::fmt;
 
@@ -93,10 +99,22 @@ pub struct Shard {
 }
 
 /// A validated shard map.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShardMap {
     pub format: FormatVersion,
     shards: Vec<Shard>,
+    functions: Vec<ShardingFunction>,
+    /// Rules for named tables.
+    rules: Vec<TableRule>,
+    /// The rule for every table not otherwise named.
+    default_rule: Option<TableRule>,
+    /// Reference tables (lower-case names, optionally `schema.table`).
+    reference: Vec<String>,
+    /// Tables that live on one shard only.
+    unsharded: Vec<(String, ShardIdx)>,
+    unknown_tables: UnknownTables,
+    /// UPDATE/DELETE without a key on a sharded table may go to every shard.
+    broadcast_writes: bool,
 }
 
 impl ShardMap {
@@ -115,6 +133,49 @@ impl ShardMap {
     /// The only shard when the map has exactly one (pure pooler mode).
     pub fn single(&self) -> Option<ShardIdx> {
         (self.shards.len() == 1).then_some(ShardIdx(0))
+    }
+
+    pub fn shard_by_name(&self, name: &str) -> Option<ShardIdx> {
+        self.shards.iter().position(|s| s.name.as_str() == name).map(|i| ShardIdx(i as u16))
+    }
+
+    pub fn functions(&self) -> &[ShardingFunction] {
+        &self.functions
+    }
+
+    pub fn function(&self, idx: FunctionIdx) -> Option<&ShardingFunction> {
+        self.functions.get(usize::from(idx.0))
+    }
+
+    /// What the map says about a table. `schema` is the qualifier if the SQL had one; names
+    /// are compared as PostgreSQL folds them (the caller lower-cases unquoted identifiers). A
+    /// rule for `schema.table` wins over one for the bare `table`.
+    pub fn table(&self, schema: Option<&str>, name: &str) -> TableKind<'_> {
+        let _ = (schema, name);
+        match self.unknown_tables {
+            UnknownTables::Shard(s) => TableKind::Pinned(s),
+            UnknownTables::Refuse => TableKind::Unknown,
+        }
+    }
+
+    pub fn rules(&self) -> &[TableRule] {
+        &self.rules
+    }
+
+    pub fn default_rule(&self) -> Option<&TableRule> {
+        self.default_rule.as_ref()
+    }
+
+    pub fn broadcast_writes(&self) -> bool {
+        self.broadcast_writes
+    }
+
+    /// Places a canonical key for `rule` (shorthand for the rule's function).
+    pub fn place(&self, rule: &TableRule, key: &[KeyValue]) -> Placement {
+        match self.function(rule.function) {
+            Some(f) => f.place(key),
+            None => Placement::NoShard { reason: "rule names a missing function".into() },
+        }
     }
 }
 

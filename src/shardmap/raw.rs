@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Endpoint, FormatVersion, MapError, ServerTlsMode, Shard, ShardMap, ShardName};
+use super::{Endpoint, FormatVersion, MapError, ServerTlsMode, Shard, ShardIdx, ShardMap, ShardName, UnknownTables};
 
 const SUPPORTED_FORMAT: u32 = 1;
 
@@ -101,7 +101,19 @@ impl TryFrom<RawShardMap> for ShardMap {
             shards.push(Shard { name: ShardName(name), primary, replicas });
         }
         if errors.is_empty() {
-            Ok(ShardMap { format: FormatVersion(raw.version.value), shards })
+            let unknown_tables =
+                if shards.len() == 1 { UnknownTables::Shard(ShardIdx(0)) } else { UnknownTables::Refuse };
+            Ok(ShardMap {
+                format: FormatVersion(raw.version.value),
+                shards,
+                functions: Vec::new(),
+                rules: Vec::new(),
+                default_rule: None,
+                reference: Vec::new(),
+                unsharded: Vec::new(),
+                unknown_tables,
+                broadcast_writes: false,
+            })
         } else {
             Err(errors)
         }
