@@ -22,6 +22,7 @@ pub mod error;
 pub mod frontend;
 pub mod pool;
 pub mod protocol;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod session;

@@ -39,6 +39,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let shared = Arc::new(Shared::new(config, tls));
     let tracker = TaskTracker::new();
     tracker.spawn(serve(listener, shared.clone(), tracker.clone()));
+    tracker.spawn(crate::reload::watch(shared.clone()));
     tracing::info!(listen = %local_addr, "shardgate is accepting connections");
     Ok(Running { local_addr, shared, tracker })
 }
@@ -62,6 +63,13 @@ impl Running {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.tracker.wait()).await;
         }
         tracing::info!("shardgate stopped");
+    }
+
+    /// Reads the config and its shard maps again and swaps them in if they are valid; an
+    /// invalid config is refused and the running one keeps serving. What SIGHUP and a change
+    /// of a watched file do.
+    pub fn reload(&self) -> Result<(), crate::config::ConfigError> {
+        crate::reload::reload(&self.shared)
     }
 
     /// Clients currently connected.

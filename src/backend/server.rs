@@ -67,17 +67,32 @@ impl Server {
     /// Runs one simple query the proxy originated and discards its results; used for health
     /// checks, reset and rollback. Errors from the server are returned as `Refused`.
     pub async fn run_internal(&mut self, sql: &str) -> Result<TxStatus, BackendError> {
-        let mut out = BytesMut::with_capacity(sql.len() + 6);
-        build::query(&mut out, sql);
+        let (status, error) = self.run_collect(sql, None).await?;
+        match error {
+            Some(fields) => Err(BackendError::Refused { addr: self.addr(), fields: Box::new(fields) }),
+            None => Ok(status),
+        }
+    }
+
+    /// Runs a simple query to its ReadyForQuery, appending every reply frame but the
+    /// ReadyForQuery to `out` (if given). Returns the transaction status and the first error.
+    /// Not cancel-safe: a dropped call leaves the server mid-reply (and not `clean`).
+    pub async fn run_collect(
+        &mut self,
+        sql: &str,
+        mut out: Option<&mut BytesMut>,
+    ) -> Result<(TxStatus, Option<crate::protocol::messages::error_response::ErrorFields>), BackendError> {
+        let mut msg = BytesMut::with_capacity(sql.len() + 6);
+        build::query(&mut msg, sql);
         self.clean = false;
-        self.stream.write_all(&out).await?;
+        self.stream.write_all(&msg).await?;
         let mut error = None;
         loop {
             while let Some(frame) = split_frame(&mut self.rbuf, MAX_SERVER_MESSAGE)
                 .map_err(|source| BackendError::Protocol { addr: self.addr(), source })?
             {
                 match frame.tag {
-                    btag::ERROR_RESPONSE => {
+                    btag::ERROR_RESPONSE if error.is_none() => {
                         error = Some(crate::protocol::messages::error_response::ErrorFields::parse(&frame.body()))
                     }
                     btag::READY_FOR_QUERY => {
@@ -85,12 +100,12 @@ impl Server {
                             .map_err(|source| BackendError::Protocol { addr: self.addr(), source })?;
                         self.clean = status == TxStatus::Idle && self.rbuf.is_empty();
                         self.last_used = Instant::now();
-                        return match error {
-                            Some(fields) => Err(BackendError::Refused { addr: self.addr(), fields: Box::new(fields) }),
-                            None => Ok(status),
-                        };
+                        return Ok((status, error));
                     }
                     _ => {}
+                }
+                if let Some(o) = out.as_deref_mut() {
+                    o.extend_from_slice(&frame.bytes);
                 }
             }
             if self.stream.read_buf(&mut self.rbuf).await? == 0 {

@@ -111,11 +111,28 @@ pub struct Limits {
 }
 
 /// A logical database a client names in its startup packet, served by one shard map.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DatabaseConfig {
     pub name: String,
     pub map_path: PathBuf,
     pub map: Arc<ShardMap>,
+    /// The router for this map version, with its plan cache; rebuilt with every reload so a
+    /// cached plan never outlives the map it was made for.
+    pub router: Arc<crate::router::Router>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig").field("name", &self.name).field("map_path", &self.map_path).finish()
+    }
+}
+
+impl DatabaseConfig {
+    pub fn new(name: String, map_path: PathBuf, map: ShardMap) -> Self {
+        let map = Arc::new(map);
+        let router = Arc::new(crate::router::Router::new(map.clone()));
+        Self { name, map_path, map, router }
+    }
 }
 
 /// A complete, validated configuration. Existing means valid.

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_saphyr::Spanned;
@@ -74,7 +73,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
         let map_path = base.join(&db.shard_map.value);
         match load_map(&map_path) {
             Ok(map) => {
-                databases.insert(name.clone(), DatabaseConfig { name, map_path, map: Arc::new(map) });
+                databases.insert(name.clone(), DatabaseConfig::new(name, map_path, map));
             }
             Err(e) => {
                 p.at(&db.shard_map, &format!("databases.{name}.shard_map"), "shard map is invalid (see below)");

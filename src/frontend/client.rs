@@ -19,16 +19,17 @@ use super::error::FrontendError;
 use super::expect::Expect;
 use super::handshake::{self, Authenticated, Startup};
 use super::listener::{ClientGuard, Shared};
-use super::prepared::ClientPrepared;
+use super::prepared::{ClientPrepared, PreparedStatement};
+use super::routing::{Routing, TxControl};
 use crate::config::{Config, PoolMode};
 use crate::error::{write_error, write_fatal, ClientError};
-use crate::pool::{Checkout, PoolKey, ShardPool};
+use crate::pool::Checkout;
 use crate::protocol::build;
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::startup::parse_options;
 use crate::router::session_command::SessionCommand;
 use crate::session::Settings;
-use crate::shardmap::Role;
+use crate::shardmap::ShardIdx;
 use crate::stream::Stream;
 
 /// Startup parameters that are not settings.
@@ -44,7 +45,23 @@ pub(super) struct Client {
     pub shared: Arc<Shared>,
     pub config: Arc<Config>,
     pub mode: PoolMode,
-    pub pool: Arc<ShardPool>,
+    /// The map version this client routes with, and its shards' pools.
+    pub routing: Routing,
+    /// The shard of the server held, if any.
+    pub server_shard: Option<ShardIdx>,
+    /// A BEGIN the proxy answered, sent to the server once a statement shows the shard.
+    pub deferred_begin: Option<String>,
+    /// Extended-protocol messages were sent since the last Sync; one of them was an Execute;
+    /// the server reported an error in this batch.
+    pub batch_open: bool,
+    pub batch_executed: bool,
+    pub batch_failed: bool,
+    /// Sharded maps: the client's unnamed statement, sent with the Bind that routes it.
+    pub unnamed: Option<Arc<PreparedStatement>>,
+    /// The unnamed statement is already on the server held.
+    pub unnamed_on_server: bool,
+    /// The unnamed portal is transaction control the proxy answers itself.
+    pub portal_tx_control: Option<TxControl>,
     pub max_message: u32,
     /// Settings the client asked for, committed.
     pub settings: Arc<Settings>,
@@ -152,24 +169,8 @@ impl Client {
                 Err(e) => return Err((stream, FrontendError::BadOptions(e))),
             }
         }
-        let Some(shard) = database.map.single() else {
-            return Err((
-                stream,
-                FrontendError::UnknownDatabase(format!("{} (sharded maps are not routed yet)", database.name)),
-            ));
-        };
-        let Some(endpoint) = database.map.shard(shard).map(|s| s.primary.clone()) else {
-            return Err((stream, FrontendError::UnknownDatabase(database.name.clone())));
-        };
-        let shard_name =
-            database.map.shard(shard).map(|s| s.name.clone()).unwrap_or_else(|| crate::shardmap::ShardName::new("?"));
-        let key = PoolKey {
-            database: database.name.clone(),
-            shard: shard_name,
-            role: Role::Primary,
-            user: user.name.clone(),
-        };
-        let pool = shared.pools.get(key, &endpoint, &user);
+        let generation = shared.generation.load(std::sync::atomic::Ordering::Acquire);
+        let routing = Routing::new(database, user.clone(), generation);
         let cancel = shared.cancels.register();
         let startup = Arc::new(startup);
         let mut client = Client {
@@ -180,7 +181,15 @@ impl Client {
             mode: user.pool_mode,
             max_message: config.limits.max_message_size,
             config,
-            pool,
+            routing,
+            server_shard: None,
+            deferred_begin: None,
+            batch_open: false,
+            batch_executed: false,
+            batch_failed: false,
+            unnamed: None,
+            unnamed_on_server: false,
+            portal_tx_control: None,
             shared,
             settings: startup.clone(),
             startup_settings: startup,
@@ -204,14 +213,17 @@ impl Client {
         };
         // The client must see the server's ParameterStatus values; the first server of a pool
         // reports them. Session mode keeps the server it checks out here.
-        let params = match client.pool.startup_params() {
-            Some(p) if client.mode == PoolMode::Transaction => p,
-            _ => match client.checkout().await {
+        let first = client.routing.pool(&client.shared.pools, ShardIdx(0));
+        let known = first.and_then(|p| p.startup_params());
+        let defer_checkout = client.mode == PoolMode::Transaction || client.routing.is_sharded();
+        let params = match known {
+            Some(p) if defer_checkout => p,
+            _ => match client.checkout(ShardIdx(0)).await {
                 Ok(()) => client.server.as_ref().map(|s| s.startup_params.clone()).unwrap_or_default(),
                 Err(e) => return Err((client.stream, e)),
             },
         };
-        if client.mode == PoolMode::Transaction {
+        if defer_checkout {
             client.release();
         }
         client.greet(&params, &startup_values(&params_list(&client)));
@@ -307,10 +319,19 @@ impl Client {
         }
     }
 
-    /// Gets a server for this client and brings its session settings in line.
-    pub async fn checkout(&mut self) -> Result<(), FrontendError> {
-        let server = self.pool.checkout().await?;
-        tracing::trace!(server_pid = server.backend_pid(), "server checked out");
+    /// Gets a server of `shard` for this client.
+    pub async fn checkout(&mut self, shard: ShardIdx) -> Result<(), FrontendError> {
+        let Some(pool) = self.routing.pool(&self.shared.pools, shard) else {
+            return Err(FrontendError::UnknownDatabase(format!(
+                "{} (shard #{} is not in the map)",
+                self.routing.db.name, shard.0
+            )));
+        };
+        let server = pool.checkout().await?;
+        tracing::trace!(server_pid = server.backend_pid(), shard = shard.0, "server checked out");
+        self.server_shard = Some(shard);
+        self.unnamed_on_server = false;
+        self.batch_open = false;
         self.cancel.slot.set(Some(server.cancel.clone()));
         self.server = Some(server);
         self.server_at_rest = true;
@@ -341,6 +362,8 @@ impl Client {
             self.busy_since = None;
             self.cancel_sent = false;
         }
+        self.server_shard = None;
+        self.unnamed_on_server = false;
     }
 
     pub async fn flush_client(&mut self) -> Result<(), FrontendError> {
@@ -369,11 +392,14 @@ impl Client {
 
     /// The server died under us. A client with no transaction open gets an error and keeps its
     /// session; one inside a transaction cannot continue it and is disconnected.
-    async fn server_lost(&mut self, why: &str) -> Result<(), FrontendError> {
+    pub(super) async fn server_lost(&mut self, why: &str) -> Result<(), FrontendError> {
         tracing::warn!(reason = why, "server connection lost");
         if let Some(mut s) = self.server.take() {
             s.clean = false;
         }
+        self.server_shard = None;
+        self.unnamed_on_server = false;
+        self.batch_open = false;
         self.cancel.slot.set(None);
         let had_work = !self.queue.is_empty();
         self.queue.clear();

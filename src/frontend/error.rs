@@ -6,6 +6,7 @@ use crate::auth::AuthError;
 use crate::error::{ClientError, Side};
 use crate::pool::PoolError;
 use crate::protocol::ProtocolError;
+use crate::router::RouteError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontendError {
@@ -45,6 +46,20 @@ pub enum FrontendError {
     QueryTimeout,
     #[error(transparent)]
     Pool(#[from] PoolError),
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// A statement of an open transaction (or of one extended batch that already executed
+    /// something) routes to another shard than the one the transaction runs on.
+    #[error("this transaction runs on shard {held}, but the statement routes to {wanted}: transactions across shards are not supported")]
+    CrossShard { held: String, wanted: String },
+    /// DDL or a split INSERT failed on some shards.
+    #[error("{message}")]
+    Fanout { code: String, message: String, hint: Option<String> },
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    TransactionAborted,
+    /// The directory query of a lookup function failed.
+    #[error("shard lookup failed: {0}")]
+    Lookup(String),
     #[error("client connection: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -67,6 +82,11 @@ impl ClientError for FrontendError {
             Self::PreparedMissing(_) => SqlState::INVALID_SQL_STATEMENT_NAME,
             Self::ServerLost(_) | Self::QueryTimeout => SqlState::CONNECTION_FAILURE,
             Self::Pool(e) => e.sqlstate(),
+            Self::Route(e) => e.sqlstate(),
+            Self::CrossShard { .. } => SqlState::FEATURE_NOT_SUPPORTED,
+            Self::Fanout { code, .. } => SqlState::from_code(code),
+            Self::Lookup(_) => SqlState::CONNECTION_EXCEPTION,
+            Self::TransactionAborted => SqlState::IN_FAILED_SQL_TRANSACTION,
             Self::Io(_) => SqlState::CONNECTION_FAILURE,
         }
     }
@@ -79,6 +99,7 @@ impl ClientError for FrontendError {
                 _ => e.to_string(),
             },
             Self::Pool(e) => e.client_message(),
+            Self::Route(e) => e.client_message(),
             other => other.to_string(),
         }
     }
@@ -91,13 +112,29 @@ impl ClientError for FrontendError {
             Self::UnknownDatabase(_) => Some("the database must be listed under `databases:` in shardgate.yaml".into()),
             Self::TooManyClients(_) => Some("raise pool.max_client_conn or close idle clients".into()),
             Self::Pool(e) => e.hint(),
+            Self::Route(e) => e.hint(),
+            Self::CrossShard { .. } => Some(
+                "keep each transaction on one shard key (e.g. one tenant_id), or send the statements outside a transaction; \
+                 ROLLBACK to end this transaction"
+                    .into(),
+            ),
+            Self::Fanout { hint, .. } => hint.clone(),
+            Self::Lookup(_) => Some("check the lookup function's endpoint and query in the shard map".into()),
             _ => None,
         }
     }
 
     fn is_fatal(&self) -> bool {
         match self {
-            Self::NeedsSessionMode { .. } | Self::PreparedExists(_) | Self::PreparedMissing(_) | Self::Pool(_) => false,
+            Self::NeedsSessionMode { .. }
+            | Self::PreparedExists(_)
+            | Self::PreparedMissing(_)
+            | Self::Pool(_)
+            | Self::Route(_)
+            | Self::CrossShard { .. }
+            | Self::Fanout { .. }
+            | Self::Lookup(_)
+            | Self::TransactionAborted => false,
             Self::Protocol(_)
             | Self::PlaintextAfterSslRequest
             | Self::TlsHandshake(_)
@@ -118,7 +155,7 @@ impl ClientError for FrontendError {
 
     fn side(&self) -> Side {
         match self {
-            Self::ServerLost(_) | Self::QueryTimeout => Side::Server,
+            Self::ServerLost(_) | Self::QueryTimeout | Self::Fanout { .. } | Self::Lookup(_) => Side::Server,
             Self::Pool(e) => e.side(),
             Self::TooManyClients(_) | Self::ShuttingDown => Side::Internal,
             _ => Side::Client,

@@ -30,8 +30,11 @@ pub enum Expect {
     Close {
         forward: bool,
     },
-    /// ReadyForQuery after Sync.
-    Sync,
+    /// ReadyForQuery after Sync. `internal`: a Sync the proxy added to close an extended
+    /// batch before moving the client to another shard; its ReadyForQuery is not relayed.
+    Sync {
+        internal: bool,
+    },
     /// A simple Query: one CommandComplete per statement, then ReadyForQuery.
     /// `effects` lines up with the statements; `pending_mark` is where this query's session
     /// changes start, so they can be dropped if it fails.
@@ -63,7 +66,7 @@ impl Expect {
     pub fn forwards(&self) -> bool {
         match self {
             Self::Parse { forward, .. } | Self::Close { forward } => *forward,
-            Self::Query { internal, .. } => !internal,
+            Self::Query { internal, .. } | Self::Sync { internal } => !internal,
             Self::Abort { .. } => false,
             _ => true,
         }
@@ -77,7 +80,7 @@ impl Expect {
             Self::Describe => tag == b'T' || tag == b'n',
             Self::Execute { .. } => matches!(tag, b'C' | b'I' | b's'),
             Self::Close { .. } => tag == b'3',
-            Self::Sync | Self::Query { .. } | Self::FunctionCall | Self::Abort { simple: true } => tag == b'Z',
+            Self::Sync { .. } | Self::Query { .. } | Self::FunctionCall | Self::Abort { simple: true } => tag == b'Z',
             Self::Abort { simple: false } => false,
             Self::Synthetic(_) | Self::SyntheticReady | Self::CopyEnd => false,
         }

@@ -13,7 +13,7 @@ use tracing::{field, info_span, Instrument};
 use super::cancel::CancelRegistry;
 use super::{client, ConnId};
 use crate::config::Config;
-use crate::pool::Pools;
+use crate::pool::{Directory, Pools};
 
 /// State shared by every client task.
 pub struct Shared {
@@ -31,6 +31,11 @@ pub struct Shared {
     /// Mirrors `shutdown` for the per-message check: `CancellationToken::is_cancelled` takes
     /// a lock shared by every client.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Bumped by every successful reload; clients pick up the new config between
+    /// transactions when theirs is older.
+    pub generation: AtomicU64,
+    /// Cached answers of lookup sharding functions.
+    pub directory: Directory,
 }
 
 impl Shared {
@@ -45,6 +50,8 @@ impl Shared {
             shutdown: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            directory: Directory::default(),
         }
     }
 }

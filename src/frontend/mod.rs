@@ -7,11 +7,13 @@ mod cancel;
 mod client;
 mod error;
 mod expect;
+mod fanout;
 mod handshake;
 mod listener;
 mod prepared;
 mod relay;
 mod requests;
+mod routing;
 
 pub use cancel::CancelRegistry;
 pub use error::FrontendError;

@@ -36,6 +36,11 @@ impl PreparedStatement {
         }
         Self { server_name: name.into(), parse, effect }
     }
+
+    /// The unnamed statement: never renamed, so no name is computed.
+    pub fn unnamed(parse: Parse, effect: Option<SessionCommand>) -> Self {
+        Self { server_name: Arc::from(""), parse, effect }
+    }
 }
 
 #[derive(Debug, Default)]

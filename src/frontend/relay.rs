@@ -124,7 +124,7 @@ impl Client {
         let done = self.queue.pop_front();
         if tag == btag::READY_FOR_QUERY {
             let status = TxStatus::from_body(body).map_err(server_protocol)?;
-            let internal = matches!(done, Some(Expect::Query { internal: true, .. }));
+            let internal = matches!(done, Some(Expect::Query { internal: true, .. } | Expect::Sync { internal: true }));
             if !internal {
                 self.tx = status;
             }
@@ -177,9 +177,10 @@ impl Client {
             Expect::Abort { simple: false } => {}
             _ => self.wbuf.extend_from_slice(frame),
         }
+        self.batch_failed = true;
         // Extended protocol: the server now skips everything up to Sync, so do we.
         while let Some(e) = self.queue.front() {
-            if matches!(e, Expect::Sync) {
+            if matches!(e, Expect::Sync { .. }) {
                 break;
             }
             if let Some(Expect::Parse { server_name, client_name, .. }) = self.queue.pop_front() {
@@ -205,7 +206,7 @@ impl Client {
         let mut i = 1;
         let mut seen = 1;
         while seen < limit {
-            if matches!(self.queue.get(i), Some(Expect::Sync)) {
+            if matches!(self.queue.get(i), Some(Expect::Sync { .. })) {
                 self.queue.remove(i);
             } else {
                 i += 1;

@@ -11,6 +11,7 @@ use super::client::Client;
 use super::error::FrontendError;
 use super::expect::Expect;
 use super::prepared::PreparedStatement;
+use super::routing::Decision;
 use crate::config::PoolMode;
 use crate::error::{write_error, ClientError};
 use crate::protocol::messages::describe::{Target, TargetName};
@@ -19,6 +20,7 @@ use crate::protocol::messages::{bind::Bind, close, describe, parse::Parse, query
 use crate::protocol::{build, split_frame, Frame, ProtocolError};
 use crate::router::lexer::statements;
 use crate::router::session_command::{classify, may_affect_session, SessionCommand};
+use crate::router::Params;
 
 /// SQL that cannot parse, sent only to make the server abort what the proxy refused.
 const ABORT_SQL: &str = "shardgate: refused by the proxy";
@@ -85,17 +87,24 @@ impl Client {
 
     /// Queues `e` unless the server is skipping to Sync (it would never answer).
     fn await_reply(&mut self, e: Expect) {
-        if self.server_skipping && !matches!(e, Expect::Sync) {
+        match &e {
+            Expect::Parse { .. } | Expect::Bind | Expect::Describe | Expect::Execute { .. } | Expect::Close { .. } => {
+                self.batch_open = true
+            }
+            Expect::Sync { .. } => self.batch_open = false,
+            _ => {}
+        }
+        if self.server_skipping && !matches!(e, Expect::Sync { .. }) {
             return;
         }
-        if matches!(e, Expect::Sync) {
+        if matches!(e, Expect::Sync { .. }) {
             self.server_skipping = false;
         }
         self.queue.push_back(e);
     }
 
     /// Answers with `bytes` once everything before has been answered.
-    fn synthetic(&mut self, bytes: Bytes) {
+    pub(super) fn synthetic(&mut self, bytes: Bytes) {
         if self.queue.is_empty() {
             self.wbuf.extend_from_slice(&bytes);
         } else {
@@ -107,33 +116,39 @@ impl Client {
     /// client's whenever the server is between transactions.
     pub(super) async fn ensure_server(&mut self) -> Result<(), FrontendError> {
         if self.server.is_none() {
-            self.checkout().await?;
+            self.checkout(self.default_shard()).await?;
         }
-        let at_boundary = self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle;
-        if at_boundary {
-            let Some(server) = self.server.as_mut() else { return Ok(()) };
-            if !Arc::ptr_eq(&server.settings, &self.settings) {
-                if let Some(sql) = server.settings.diff_sql(&self.settings) {
-                    tracing::debug!(sql = %sql, "applying session settings to server");
-                    build::query(&mut self.sout, &sql);
-                    self.server_at_rest = false;
-                    self.queue.push_back(Expect::Query {
-                        effects: Vec::new(),
-                        next: 0,
-                        pending_mark: self.pending.len(),
-                        internal: true,
-                    });
-                }
-                server.settings = self.settings.clone();
-            }
+        if self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle {
+            self.apply_settings();
         }
         Ok(())
+    }
+
+    /// Brings the held server's session settings in line with the client's, by one pipelined
+    /// query whose replies the client never sees. Only between transactions.
+    pub(super) fn apply_settings(&mut self) {
+        let Some(server) = self.server.as_mut() else { return };
+        if Arc::ptr_eq(&server.settings, &self.settings) {
+            return;
+        }
+        if let Some(sql) = server.settings.diff_sql(&self.settings) {
+            tracing::debug!(sql = %sql, "applying session settings to server");
+            build::query(&mut self.sout, &sql);
+            self.server_at_rest = false;
+            self.queue.push_back(Expect::Query {
+                effects: Vec::new(),
+                next: 0,
+                pending_mark: self.pending.len(),
+                internal: true,
+            });
+        }
+        server.settings = self.settings.clone();
     }
 
     /// Refuses one request the way PostgreSQL reports an error at that point: in an extended
     /// batch the rest of it is dropped up to Sync; in a transaction the server is made to fail
     /// the transaction too, so what the client sees next is exactly what PostgreSQL would say.
-    async fn refuse(&mut self, e: FrontendError, simple: bool) -> Result<(), FrontendError> {
+    pub(super) async fn refuse(&mut self, e: FrontendError, simple: bool) -> Result<(), FrontendError> {
         if e.is_fatal() {
             return Err(e);
         }
@@ -161,6 +176,10 @@ impl Client {
                 self.queue.push_back(Expect::Abort { simple });
             }
         } else {
+            if self.deferred_begin.is_some() {
+                // A transaction the proxy has begun but not yet sent fails as PostgreSQL's would.
+                self.tx = TxStatus::Failed;
+            }
             self.synthetic(err);
             if simple {
                 self.synthetic_ready();
@@ -219,6 +238,23 @@ impl Client {
                 effects.push(cmd);
             }
         }
+        if self.routing.is_sharded() {
+            self.refresh_routing();
+            match self.deferred_answer(sql) {
+                Some(Ok(ctl)) => {
+                    let mut b = BytesMut::new();
+                    build::command_complete(&mut b, ctl.tag());
+                    self.synthetic(b.freeze());
+                    self.synthetic_ready();
+                    return Ok(());
+                }
+                Some(Err(e)) => return self.refuse(e, true).await,
+                None => {}
+            }
+            if let Decision::Handled = self.route_statement(sql, None, true).await? {
+                return Ok(());
+            }
+        }
         if let Err(e) = self.ensure_server().await {
             return self.refuse(e, true).await;
         }
@@ -238,6 +274,16 @@ impl Client {
         };
         if self.mode == PoolMode::Transaction && matches!(effect, Some(SessionCommand::Listen)) {
             return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false).await;
+        }
+        if parse.name.is_empty() && self.routing.is_sharded() {
+            // Sent with the Bind that shows its shard (or a Describe that needs a server).
+            self.unnamed_statement_effect = effect.clone();
+            self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect)));
+            self.unnamed_on_server = false;
+            let mut b = BytesMut::new();
+            build::parse_complete(&mut b);
+            self.synthetic(b.freeze());
+            return Ok(());
         }
         if parse.name.is_empty() || self.mode == PoolMode::Session {
             if let Err(e) = self.ensure_server().await {
@@ -318,6 +364,12 @@ impl Client {
 
     async fn on_bind(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let bind = Bind::parse(&frame.body())?;
+        if self.routing.is_sharded() {
+            match self.route_bind(&bind).await? {
+                Decision::Handled => return Ok(()),
+                Decision::Proceed => {}
+            }
+        }
         let effect = if self.renames(&bind.statement) {
             let stmt = match self.resolve_statement(&bind.statement).await {
                 Ok(s) => s,
@@ -349,6 +401,13 @@ impl Client {
 
     async fn on_describe(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let d = describe::parse(&frame.body())?;
+        if d.target == Target::Statement && d.name.is_empty() && self.routing.is_sharded() {
+            // Every shard has the same schema: any server describes the statement.
+            if let Err(e) = self.ensure_server().await {
+                return self.refuse(e, false).await;
+            }
+            self.send_unnamed_parse();
+        }
         if d.target == Target::Statement && self.renames(&d.name) {
             let stmt = match self.resolve_statement(&d.name).await {
                 Ok(s) => s,
@@ -370,10 +429,19 @@ impl Client {
     }
 
     async fn on_execute(&mut self, frame: Frame) -> Result<(), FrontendError> {
+        let portal_is_unnamed = frame.body().first() == Some(&0);
+        if portal_is_unnamed {
+            if let Some(ctl) = self.portal_tx_control.take() {
+                let mut b = BytesMut::new();
+                build::command_complete(&mut b, ctl.tag());
+                self.synthetic(b.freeze());
+                return Ok(());
+            }
+        }
+        self.batch_executed = true;
         if let Err(e) = self.ensure_server().await {
             return self.refuse(e, false).await;
         }
-        let portal_is_unnamed = frame.body().first() == Some(&0);
         let effect = if portal_is_unnamed { self.unnamed_portal_effect.clone() } else { None };
         self.send(&frame.bytes);
         self.await_reply(Expect::Execute { effect });
@@ -407,6 +475,9 @@ impl Client {
 
     async fn on_sync(&mut self, frame: Frame) -> Result<(), FrontendError> {
         self.client_skipping = false;
+        self.batch_executed = false;
+        self.batch_failed = false;
+        self.portal_tx_control = None;
         if self.copy_in {
             // The server ignores Sync in copy-in mode: it will not answer this one.
             self.send(&frame.bytes);
@@ -414,10 +485,59 @@ impl Client {
         }
         if self.server.is_some() {
             self.send(&frame.bytes);
-            self.await_reply(Expect::Sync);
+            self.await_reply(Expect::Sync { internal: false });
         } else {
             self.synthetic_ready();
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// Sharded maps: routes a Bind by its statement's SQL and parameter values, and answers
+    /// transaction control the proxy defers. Leaves the right server checked out, with the
+    /// unnamed statement on it when the Bind names that.
+    async fn route_bind(&mut self, bind: &Bind) -> Result<Decision, FrontendError> {
+        self.refresh_routing();
+        let stmt =
+            if bind.statement.is_empty() { self.unnamed.clone() } else { self.prepared.get(&bind.statement).cloned() };
+        let Some(stmt) = stmt else { return Ok(Decision::Proceed) };
+        let sql = std::str::from_utf8(&stmt.parse.sql).unwrap_or_default();
+        match self.deferred_answer(sql) {
+            Some(Ok(ctl)) if bind.portal.is_empty() => {
+                self.portal_tx_control = Some(ctl);
+                let mut b = BytesMut::new();
+                build::bind_complete(&mut b);
+                self.synthetic(b.freeze());
+                return Ok(Decision::Handled);
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                self.refuse(e, false).await?;
+                return Ok(Decision::Handled);
+            }
+            None => {}
+        }
+        let types = stmt.parse.type_oids();
+        let values = bind.values()?;
+        let params = Params { types: &types, formats: &values.formats, values: &values.values };
+        let decision = self.route_statement(sql, Some(&params), false).await?;
+        if matches!(decision, Decision::Proceed) && bind.statement.is_empty() {
+            self.send_unnamed_parse();
+        }
+        Ok(decision)
+    }
+
+    /// Sends the client's unnamed statement to the held server unless it is there already.
+    fn send_unnamed_parse(&mut self) {
+        if self.unnamed_on_server || self.server.is_none() {
+            return;
+        }
+        let Some(stmt) = self.unnamed.clone() else { return };
+        let mut out = BytesMut::new();
+        stmt.parse.write_renamed("", &mut out);
+        self.send(&out);
+        self.await_reply(Expect::Parse { server_name: None, client_name: None, forward: false });
+        self.unnamed_on_server = true;
     }
 }

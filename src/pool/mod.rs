@@ -6,6 +6,7 @@
 //! a server goes back only when `clean` (idle ReadyForQuery 'I', nothing unread), otherwise
 //! bb8 drops it; and the validity ping runs only for servers idle longer than a threshold.
 
+mod directory;
 mod error;
 mod failures;
 mod manager;
@@ -13,6 +14,7 @@ mod manager;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use directory::{Directory, DirectoryView};
 pub use error::PoolError;
 use failures::{ConnectFailures, FailureSink};
 pub use manager::{ServerManager, ServerParams};
@@ -113,6 +115,19 @@ impl Pools {
         let pool = Arc::new(self.build(key.clone(), endpoint, user));
         pools.insert(key, pool.clone());
         pool
+    }
+
+    /// Drops the pools `keep` rejects (shards that left the map after a reload). Servers
+    /// checked out of them finish their work and are closed when returned; idle ones close
+    /// when the last client lets go of the pool.
+    pub fn retain(&self, mut keep: impl FnMut(&PoolKey, &Endpoint) -> bool) -> usize {
+        let mut pools = match self.pools.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let before = pools.len();
+        pools.retain(|k, p| keep(k, &p.endpoint));
+        before - pools.len()
     }
 
     fn build(&self, key: PoolKey, endpoint: &Endpoint, user: &UserConfig) -> ShardPool {

@@ -119,6 +119,10 @@ pub fn parse_complete(out: &mut BytesMut) {
     message(out, b'1', |_| {});
 }
 
+pub fn bind_complete(out: &mut BytesMut) {
+    message(out, b'2', |_| {});
+}
+
 pub fn close_complete(out: &mut BytesMut) {
     message(out, b'3', |_| {});
 }

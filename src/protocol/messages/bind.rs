@@ -42,6 +42,31 @@ impl Bind {
     }
 }
 
+/// The parameter formats and values of a Bind, borrowed from its body; read only when a
+/// statement must be routed by its parameters.
+#[derive(Debug, Default)]
+pub struct BindValues<'a> {
+    pub formats: Vec<i16>,
+    pub values: Vec<Option<&'a [u8]>>,
+}
+
+impl Bind {
+    pub fn values(&self) -> Result<BindValues<'_>, ProtocolError> {
+        let mut c = Cursor::new(&self.rest, "Bind");
+        let nformats = c.i16()?.max(0) as usize;
+        let mut formats = Vec::with_capacity(nformats);
+        for _ in 0..nformats {
+            formats.push(c.i16()?);
+        }
+        let nvalues = c.i16()?.max(0) as usize;
+        let mut values = Vec::with_capacity(nvalues);
+        for _ in 0..nvalues {
+            values.push(c.value()?);
+        }
+        Ok(BindValues { formats, values })
+    }
+}
+
 /// Checks the formats/values/result-formats part is well formed, so a malformed Bind is
 /// refused here rather than by the server after we have rewritten it.
 fn validate_rest(rest: &[u8]) -> Result<(), ProtocolError> {

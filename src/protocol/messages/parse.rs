@@ -38,6 +38,13 @@ impl Parse {
         })
     }
 
+    /// The declared parameter type OIDs (0 = unspecified).
+    pub fn type_oids(&self) -> Vec<u32> {
+        let mut c = Cursor::new(&self.param_types, "Parse");
+        let n = c.i16().unwrap_or(0).max(0) as usize;
+        (0..n).map_while(|_| c.u32().ok()).collect()
+    }
+
     /// Writes this Parse under another statement name.
     pub fn write_renamed(&self, name: &str, out: &mut BytesMut) {
         let len = 4 + name.len() + 1 + self.sql.len() + 1 + self.param_types.len();

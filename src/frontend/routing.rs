@@ -1,0 +1,377 @@
+//! Shard routing in the client loop: which shard's server a statement needs, moving the client
+//! between shards between transactions, and keeping a transaction on the shard it started on.
+//!
+//! The router (pure) decides; this module acts: it checks out the right server, defers a BEGIN
+//! until the first statement shows the shard, settles a server before the client leaves it,
+//! and refuses what would cross shards inside one transaction.
+
+use std::sync::Arc;
+
+use tokio::io::AsyncReadExt;
+
+use super::client::Client;
+use super::error::FrontendError;
+use super::expect::Expect;
+use crate::config::{DatabaseConfig, UserConfig};
+use crate::pool::{PoolKey, Pools, ShardPool};
+use crate::protocol::build;
+use crate::protocol::messages::ready_for_query::TxStatus;
+use crate::router::lexer::Words;
+use crate::router::{Context, Hints, Params, Route, RouteError, Target};
+use crate::shardmap::{Role, ShardIdx};
+
+/// How many times a statement is routed again after directory lookups filled the cache.
+const MAX_LOOKUP_ROUNDS: usize = 3;
+
+/// One map version as this client uses it: the database (map + router) and the pools of its
+/// shards, created on first use. Replaced as a whole when the map is reloaded, and only when
+/// the client holds no server, so a transaction finishes on the map it started with.
+pub(super) struct Routing {
+    pub db: DatabaseConfig,
+    pub user: Arc<UserConfig>,
+    pub generation: u64,
+    pools: Vec<Option<Arc<ShardPool>>>,
+}
+
+impl Routing {
+    pub fn new(db: DatabaseConfig, user: Arc<UserConfig>, generation: u64) -> Self {
+        let n = db.map.shards().len();
+        Self { db, user, generation, pools: vec![None; n] }
+    }
+
+    /// More than one shard: statements must be routed. With one shard shardgate is a pooler
+    /// and reads no SQL beyond what session tracking needs.
+    pub fn is_sharded(&self) -> bool {
+        self.db.map.single().is_none()
+    }
+
+    pub fn shard_name(&self, shard: ShardIdx) -> String {
+        self.db.map.shard(shard).map(|s| s.name.to_string()).unwrap_or_else(|| format!("#{}", shard.0))
+    }
+
+    pub fn pool(&mut self, pools: &Pools, shard: ShardIdx) -> Option<Arc<ShardPool>> {
+        let slot = self.pools.get_mut(usize::from(shard.0))?;
+        if let Some(p) = slot {
+            return Some(p.clone());
+        }
+        let s = self.db.map.shard(shard)?;
+        let key = PoolKey {
+            database: self.db.name.clone(),
+            shard: s.name.clone(),
+            role: Role::Primary,
+            user: self.user.name.clone(),
+        };
+        let pool = pools.get(key, &s.primary, &self.user);
+        *slot = Some(pool.clone());
+        Some(pool)
+    }
+}
+
+/// What became of a statement after routing.
+pub(super) enum Decision {
+    /// The right server is checked out; send the statement.
+    Proceed,
+    /// Answered or refused already; send nothing.
+    Handled,
+}
+
+/// Transaction control the proxy may answer itself while no server is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TxControl {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+impl TxControl {
+    /// Reads a single statement's first words. `ROLLBACK TO`, `ROLLBACK PREPARED`, `COMMIT
+    /// PREPARED` and `… AND CHAIN` are not plain transaction ends.
+    pub fn of(sql: &str) -> Option<Self> {
+        let mut w = Words::new(sql);
+        let first = w.next()?;
+        let second = w.next();
+        let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        let plain_end = |second: Option<&str>| match second {
+            None => true,
+            Some(s) => is(s, "work") || is(s, "transaction"),
+        };
+        let chained = sql.to_ascii_lowercase().contains("chain");
+        if is(first, "begin") || (is(first, "start") && second.is_some_and(|s| is(s, "transaction"))) {
+            Some(Self::Begin)
+        } else if (is(first, "commit") || is(first, "end")) && plain_end(second) && !chained {
+            Some(Self::Commit)
+        } else if (is(first, "rollback") || is(first, "abort")) && plain_end(second) && !chained {
+            Some(Self::Rollback)
+        } else {
+            None
+        }
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Begin => "BEGIN",
+            Self::Commit => "COMMIT",
+            Self::Rollback => "ROLLBACK",
+        }
+    }
+}
+
+impl Client {
+    /// Picks up a reloaded map between transactions.
+    pub(super) fn refresh_routing(&mut self) {
+        if self.server.is_some() || self.deferred_begin.is_some() {
+            return;
+        }
+        let generation = self.shared.generation.load(std::sync::atomic::Ordering::Acquire);
+        if generation == self.routing.generation {
+            return;
+        }
+        let config = self.shared.config.load_full();
+        let db = config.databases.get(&self.routing.db.name).cloned();
+        let user = config.users.get(&self.routing.user.name).cloned().map(Arc::new);
+        if let (Some(db), Some(user)) = (db, user) {
+            self.routing = Routing::new(db, user, generation);
+            self.config = config;
+        } else {
+            // The database or user left the config: keep serving this session on what it had.
+            self.routing.generation = generation;
+        }
+    }
+
+    /// The shard for statements that touch no sharded table: the one held, else the first.
+    pub(super) fn default_shard(&self) -> ShardIdx {
+        self.server_shard.unwrap_or(ShardIdx(0))
+    }
+
+    /// Answers BEGIN / COMMIT / ROLLBACK itself while no server is held, so a transaction
+    /// reaches a server only once its first statement shows the shard. `Some(Ok(tag))`: answer
+    /// with that tag; `Some(Err(e))`: refuse (the deferred transaction already failed);
+    /// `None`: the statement goes to a server.
+    pub(super) fn deferred_answer(&mut self, sql: &str) -> Option<Result<TxControl, FrontendError>> {
+        if !self.routing.is_sharded() || self.server.is_some() || !self.queue.is_empty() {
+            return None;
+        }
+        let ctl = TxControl::of(sql);
+        match ctl {
+            Some(TxControl::Begin) if self.tx == TxStatus::Idle => {
+                self.deferred_begin = Some(sql.to_string());
+                self.tx = TxStatus::InTransaction;
+            }
+            Some(TxControl::Commit | TxControl::Rollback) if self.deferred_begin.is_some() => {
+                let failed = self.tx == TxStatus::Failed;
+                self.deferred_begin = None;
+                self.tx = TxStatus::Idle;
+                self.pending.clear();
+                // COMMIT of a failed transaction reports ROLLBACK, as PostgreSQL does.
+                return Some(Ok(if failed { TxControl::Rollback } else { ctl.unwrap_or(TxControl::Rollback) }));
+            }
+            _ if self.deferred_begin.is_some() && self.tx == TxStatus::Failed => {
+                return Some(Err(FrontendError::TransactionAborted));
+            }
+            _ => return None,
+        }
+        ctl.map(Ok)
+    }
+
+    /// Routes one statement and leaves the right server checked out (`Proceed`), or answers
+    /// it (`Handled`): refusals, DDL on every shard, split INSERTs.
+    pub(super) async fn route_statement(
+        &mut self,
+        sql: &str,
+        params: Option<&Params<'_>>,
+        simple: bool,
+    ) -> Result<Decision, FrontendError> {
+        let route = self.route_with_lookups(sql, params).await?;
+        let route = match route {
+            Ok(r) => r,
+            Err(e) => {
+                self.refuse(e, simple).await?;
+                return Ok(Decision::Handled);
+            }
+        };
+        tracing::debug!(reason = %route.reason, "routed");
+        let shard = match route.target {
+            Target::Shard(s) => s,
+            Target::Any => self.default_shard(),
+            Target::Shards(v) if v.len() == 1 => v[0],
+            Target::Shards(v) => {
+                let names: Vec<String> = v.iter().map(|s| self.routing.shard_name(*s)).collect();
+                let e = RouteError::unsupported(
+                    format!("this read spans shards {} and cross-shard reads are not supported yet", names.join(", ")),
+                    "add the shard key (e.g. tenant_id = <value>) to the WHERE clause, or pin a shard with /* shardgate: shard=<name> */",
+                );
+                self.refuse(e.into(), simple).await?;
+                return Ok(Decision::Handled);
+            }
+            Target::All => {
+                if !simple || params.is_some_and(|p| !p.values.is_empty()) {
+                    let e = RouteError::unsupported(
+                        "statements for every shard (DDL, reference-table writes) are supported in the simple query protocol only",
+                        "send it as a simple query (psql, or batch_execute in client libraries)",
+                    );
+                    self.refuse(e.into(), simple).await?;
+                    return Ok(Decision::Handled);
+                }
+                if !self.outside_transaction().await? {
+                    self.refuse(self.cross_shard_error("every shard"), simple).await?;
+                    return Ok(Decision::Handled);
+                }
+                self.broadcast(sql).await?;
+                return Ok(Decision::Handled);
+            }
+            Target::Split(parts) => {
+                if !simple {
+                    let e = RouteError::unsupported(
+                        "a multi-row INSERT whose rows live on different shards is split only in the simple query protocol",
+                        "insert the rows of each shard key separately, or send the statement as a simple query",
+                    );
+                    self.refuse(e.into(), simple).await?;
+                    return Ok(Decision::Handled);
+                }
+                if !self.outside_transaction().await? {
+                    self.refuse(self.cross_shard_error("several shards"), simple).await?;
+                    return Ok(Decision::Handled);
+                }
+                self.split_insert(&parts).await?;
+                return Ok(Decision::Handled);
+            }
+            Target::Lookup(_) => {
+                return Err(FrontendError::Lookup("the directory did not answer for every key".into()));
+            }
+            Target::Refuse(e) => {
+                self.refuse(e.into(), simple).await?;
+                return Ok(Decision::Handled);
+            }
+        };
+        self.use_shard(shard, simple).await
+    }
+
+    /// Routes, resolving directory lookups (which need I/O the router must not do) until the
+    /// router has every answer. `Err` inside: the statement is refused with that error.
+    async fn route_with_lookups(
+        &mut self,
+        sql: &str,
+        params: Option<&Params<'_>>,
+    ) -> Result<Result<Route, FrontendError>, FrontendError> {
+        let hint_shard = self.settings.get("shardgate.shard").map(unquote);
+        let keys: Vec<(String, String)> = self
+            .settings
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("shardgate.").filter(|k| *k != "shard").map(|k| (k.to_string(), unquote(v)))
+            })
+            .collect();
+        let key_refs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        for _ in 0..MAX_LOOKUP_ROUNDS {
+            let route = {
+                let lookups = self.shared.directory.view(&self.routing.db.map);
+                let ctx = Context { hints: Hints { shard: hint_shard.as_deref(), keys: &key_refs }, lookups: &lookups };
+                self.routing.db.router.route(sql, params, &ctx)
+            };
+            let Target::Lookup(missing) = &route.target else { return Ok(Ok(route)) };
+            for (function, key) in missing {
+                let Some(f) = self.routing.db.map.function(*function) else { continue };
+                if let Err(e) = self.shared.directory.resolve(f, key, &self.routing.user).await {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Ok(Err(FrontendError::Lookup("the directory answers kept missing from the cache".into())))
+    }
+
+    pub(super) fn cross_shard_error(&self, wanted: &str) -> FrontendError {
+        let held = self.server_shard.map(|s| self.routing.shard_name(s)).unwrap_or_else(|| "?".into());
+        FrontendError::CrossShard { held, wanted: wanted.to_string() }
+    }
+
+    /// Whether the client is between transactions (after letting a busy server finish).
+    async fn outside_transaction(&mut self) -> Result<bool, FrontendError> {
+        if self.deferred_begin.is_some() {
+            return Ok(false);
+        }
+        if self.server.is_some() && !(self.queue.is_empty() && self.server_at_rest) {
+            if self.batch_executed {
+                return Ok(false);
+            }
+            self.settle().await?;
+        }
+        Ok(self.tx == TxStatus::Idle && !self.batch_executed)
+    }
+
+    /// Makes `shard`'s server the client's: keeps the one held if it is that shard's, moves
+    /// between shards only between transactions, and sends a deferred BEGIN first.
+    pub(super) async fn use_shard(&mut self, shard: ShardIdx, simple: bool) -> Result<Decision, FrontendError> {
+        if self.server.is_some() && self.server_shard == Some(shard) {
+            return Ok(Decision::Proceed);
+        }
+        if self.server.is_some() {
+            if self.mode == crate::config::PoolMode::Session {
+                let e = RouteError::unsupported(
+                    format!(
+                        "this session holds a server of shard {}; session pooling cannot move it to shard {}",
+                        self.routing.shard_name(self.default_shard()),
+                        self.routing.shard_name(shard)
+                    ),
+                    "use pool_mode: transaction for sharded databases",
+                );
+                self.refuse(e.into(), simple).await?;
+                return Ok(Decision::Handled);
+            }
+            if !self.outside_transaction().await? {
+                let e = self.cross_shard_error(&self.routing.shard_name(shard));
+                self.refuse(e, simple).await?;
+                return Ok(Decision::Handled);
+            }
+            self.release();
+        }
+        if let Err(e) = self.checkout(shard).await {
+            self.refuse(e, simple).await?;
+            return Ok(Decision::Handled);
+        }
+        self.apply_settings();
+        if let Some(begin) = self.deferred_begin.take() {
+            build::query(&mut self.sout, &begin);
+            self.server_at_rest = false;
+            self.queue.push_back(Expect::Query {
+                effects: Vec::new(),
+                next: 0,
+                pending_mark: self.pending.len(),
+                internal: true,
+            });
+        }
+        Ok(Decision::Proceed)
+    }
+
+    /// Lets the held server answer everything sent to it, closing an open extended batch
+    /// with a Sync of the proxy's own, so the client can move to another shard.
+    pub(super) async fn settle(&mut self) -> Result<(), FrontendError> {
+        if self.batch_open {
+            build::sync(&mut self.sout);
+            self.queue.push_back(Expect::Sync { internal: true });
+            self.batch_open = false;
+            self.server_at_rest = false;
+        }
+        self.flush_server().await?;
+        while !self.queue.is_empty() {
+            let Some(server) = self.server.as_mut() else { break };
+            let server = &mut **server;
+            let n =
+                server.stream.read_buf(&mut server.rbuf).await.map_err(|e| FrontendError::ServerLost(e.to_string()))?;
+            if n == 0 {
+                let why = self.server_fatal.take().unwrap_or_else(|| "server closed the connection".to_string());
+                return self.server_lost(&why).await;
+            }
+            self.relay_server()?;
+            self.flush_client().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Settings are stored as SQL literals; hints want the bare value.
+fn unquote(v: &str) -> String {
+    v.strip_prefix('\'')
+        .and_then(|s| s.strip_suffix('\''))
+        .map(|s| s.replace("''", "'"))
+        .unwrap_or_else(|| v.to_string())
+}
