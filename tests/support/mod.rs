@@ -11,6 +11,7 @@
 
 mod pg;
 mod proxy;
+pub mod shards;
 pub mod wire;
 
 pub use pg::{pg_bin_dir, succeeded, PgCluster};

@@ -380,6 +380,17 @@ impl Proxy {
         output_off_runtime(cmd).await.context("running pgbench")
     }
 
+    /// Reloads the config and maps as SIGHUP would; `Err` when the new files are invalid.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let running = self.running.as_ref().ok_or_else(|| anyhow!("the proxy is stopped"))?;
+        running.reload().map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The directory holding shardgate.yaml and the maps (`map-<i>.yaml`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Cancels the server from outside, as a signal handler would.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.token.clone()
