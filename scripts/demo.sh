@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# One-command demo: a PostgreSQL cluster holding the sample hotel database (pms), and
-# shardgate in front of it on 127.0.0.1:6432.
+# One-command demo: a PostgreSQL cluster holding the sample hotel database split over four
+# shards (databases pms_0 … pms_3, by PostgreSQL's hash of tenant_id), and shardgate in front
+# of them on 127.0.0.1:6432, routing each statement to the shard of its tenant.
 #
 #   scripts/demo.sh          start, or restart from scratch (the demo database is reloaded)
 #   scripts/demo.sh stop     stop shardgate and the demo cluster
 #
-# Everything lives in .demo/ (git-ignored): the cluster, shardgate.yaml, single.yaml, logs.
+# Everything lives in .demo/ (git-ignored): the cluster, shardgate.yaml, pms-4.yaml, logs.
 # SHARDGATE_DEMO_PORT changes the proxy's port (default 6432).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -136,24 +137,49 @@ rm -f "$PG_ROOT/pwfile"
     -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" >/dev/null) \
     || die "the demo cluster did not start; see $PG_ROOT/postgres.log"
 
-say "loading scripts/pms-sample.sql into database pms"
 psql_local() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h /tmp -p "$PG_PORT" "$@"; }
-psql_local -U postgres -d postgres \
-    -c "CREATE ROLE app LOGIN PASSWORD 'app'" \
-    -c "CREATE DATABASE pms OWNER app"
-psql_local -U app -d pms -f scripts/pms-sample.sql
+psql_local -U postgres -d postgres -c "CREATE ROLE app LOGIN PASSWORD 'app'"
+
+# The four quarters of the signed 64-bit hash space, as in shard-maps/pms-4.yaml.
+BOUNDS=("" -4611686018427387904 0 4611686018427387904 "")
+for i in 0 1 2 3; do
+    say "loading scripts/pms-sample.sql into shard pms_$i and keeping the tenants hashed there"
+    psql_local -U postgres -d postgres -c "CREATE DATABASE pms_$i OWNER app"
+    psql_local -U app -d "pms_$i" -f scripts/pms-sample.sql
+    lo=${BOUNDS[$i]}
+    hi=${BOUNDS[$((i + 1))]}
+    cond="true"
+    [ -n "$lo" ] && cond="$cond AND hashint8extended(tenant_id, 0) >= $lo"
+    [ -n "$hi" ] && cond="$cond AND hashint8extended(tenant_id, 0) < $hi"
+    # Children first: the foreign keys point from payments up to tenants.
+    for t in payments folios reservations guests rooms properties tenants; do
+        psql_local -U app -d "pms_$i" -c "DELETE FROM $t WHERE NOT ($cond)"
+    done
+done
 
 # --- shardgate -----------------------------------------------------------------------------
-cat >"$DEMO/single.yaml" <<EOF
-# Written by scripts/demo.sh. One shard: shardgate pools connections to the demo cluster.
-version: 1
-shards:
-  - name: main
-    primary:
-      host: 127.0.0.1
-      port: $PG_PORT
-      database: pms
+{
+    echo "# Written by scripts/demo.sh: shard-maps/pms-4.yaml pointed at the demo cluster."
+    echo "version: 1"
+    echo "shards:"
+    for i in 0 1 2 3; do
+        echo "  - name: shard-$i"
+        echo "    primary: { host: 127.0.0.1, port: $PG_PORT, database: pms_$i }"
+    done
+    cat <<'EOF'
+functions:
+  - name: tenant_hash
+    kind: hash
+    key: bigint
+    ranges:
+      - { to: -4611686018427387904, shard: shard-0 }
+      - { from: -4611686018427387904, to: 0, shard: shard-1 }
+      - { from: 0, to: 4611686018427387904, shard: shard-2 }
+      - { from: 4611686018427387904, shard: shard-3 }
+default_rule: { columns: [tenant_id], function: tenant_hash }
+unknown_tables: refuse
 EOF
+} >"$DEMO/pms-4.yaml"
 
 cat >"$DEMO/shardgate.yaml" <<EOF
 # Written by scripts/demo.sh; see config/shardgate.yaml and docs/configuration.md.
@@ -164,7 +190,7 @@ tls:
 
 databases:
   pms:
-    shard_map: single.yaml
+    shard_map: pms-4.yaml
 
 users:
   - name: app
@@ -209,12 +235,22 @@ done
 
 cat <<EOF
 
-shardgate is running. Connect through it:
+shardgate is running, routing over four shards (pms_0 … pms_3). Connect through it:
 
     psql "postgres://app:app@127.0.0.1:$PROXY_PORT/pms"
 
-  then try:  SELECT name, city FROM properties WHERE tenant_id = 3;
+  then try:
+    SELECT name, city FROM properties WHERE tenant_id = 3;            -- one shard
+    BEGIN; UPDATE rooms SET floor = floor WHERE tenant_id = 3; COMMIT; -- a transaction on it
+    SELECT count(*) FROM reservations;                                 -- refused (0A000): no tenant_id
+    /* shardgate: shard=shard-0 */ SELECT count(*) FROM reservations;   -- pinned by a hint
 
+Ask where a statement goes without running it:
+
+    $BIN route --map .demo/pms-4.yaml "SELECT * FROM reservations WHERE tenant_id = 3"
+
+Edit .demo/pms-4.yaml and shardgate reloads it within a second (an invalid map is refused,
+logged, and the old one keeps serving).
 The cluster behind it is on port $PG_PORT (user postgres, password postgres).
 Stop everything with:  scripts/demo.sh stop
 EOF
