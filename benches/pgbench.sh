@@ -25,6 +25,11 @@
 #   CARGO_TARGET_DIR  cargo's target directory [<repo>/target]
 #   SKIP_BUILD=1    use the existing release binary instead of running cargo build --release
 #   PGBOUNCER       the pgbouncer binary [found on PATH; installed with apt-get if missing]
+#   WORKLOAD        select-only [pgbench -S] or tenant: a point select keyed by tenant_id on
+#                   a table of $TENANTS tenants, run also through a fourth target, `sharded`:
+#                   shardgate routing over 4 shards (4 databases of the same cluster, split by
+#                   PostgreSQL's hash of tenant_id), compared with the single-shard pooler
+#   TENANTS         rows of the tenant workload's table [100000]
 #
 # Requirements: Linux, bash, cargo; PostgreSQL server binaries (13 or newer) and pgbouncer are
 # installed with apt-get when missing. Run as root (server programs are then started as the
@@ -47,7 +52,12 @@ WARMUP=${WARMUP:-3}
 OUT=${OUT:-/tmp/shardgate-pgbench.md}
 LOGS_OUT=${OUT%.md}-logs
 BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
+WORKLOAD=${WORKLOAD:-select-only}
+TENANTS=${TENANTS:-100000}
 TARGETS=(direct shardgate pgbouncer)
+if [ "$WORKLOAD" = tenant ]; then
+    TARGETS=(direct shardgate sharded pgbouncer)
+fi
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'pgbench.sh: %s\n' "$*" >&2; exit 1; }
@@ -241,8 +251,51 @@ say "loading pgbench -i -s $SCALE"
 "$PGBENCH" -i -q -s "$SCALE" -p "$PG_PORT" >"$WORK/runs/init.log" 2>&1 \
     || { cat "$WORK/runs/init.log" >&2; die "pgbench -i failed"; }
 
+# The tenant workload: one table keyed by tenant_id, whole in `bench`, split by hash range
+# over bench_0 … bench_3 (the ranges of shard-maps/pms-4.yaml).
+BOUNDS=("" -4611686018427387904 0 4611686018427387904 "")
+if [ "$WORKLOAD" = tenant ]; then
+    say "loading $TENANTS tenants, whole into bench and split over bench_0..bench_3"
+    printf '\\set t random(1, %s)\nSELECT balance FROM tenant_accounts WHERE tenant_id = :t;\n' "$TENANTS" \
+        >"$WORK/tenant.sql"
+    for db in bench bench_0 bench_1 bench_2 bench_3; do
+        if [ "$db" != bench ]; then
+            "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK/pg" -p "$PG_PORT" -U postgres -d postgres \
+                -c "CREATE DATABASE $db OWNER bench"
+        fi
+        cond="true"
+        if [ "$db" != bench ]; then
+            i=${db#bench_}
+            lo=${BOUNDS[$i]}
+            hi=${BOUNDS[$((i + 1))]}
+            [ -n "$lo" ] && cond="$cond AND hashint8extended(t, 0) >= $lo"
+            [ -n "$hi" ] && cond="$cond AND hashint8extended(t, 0) < $hi"
+        fi
+        "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -d "$db" \
+            -c "CREATE TABLE tenant_accounts (tenant_id bigint PRIMARY KEY, balance int NOT NULL)" \
+            -c "INSERT INTO tenant_accounts SELECT t, 0 FROM generate_series(1, $TENANTS) t WHERE $cond" \
+            -c "VACUUM ANALYZE tenant_accounts"
+    done
+fi
+
 # --- shardgate -----------------------------------------------------------------------------
 SG_PORT=$(free_port)
+{
+    echo "version: 1"
+    echo "shards:"
+    for i in 0 1 2 3; do
+        echo "  - name: shard-$i"
+        echo "    primary: { host: 127.0.0.1, port: $PG_PORT, database: bench_$i }"
+    done
+    echo "functions:"
+    echo "  - { name: tenant_hash, kind: hash, key: bigint, ranges: ["
+    echo "      { to: -4611686018427387904, shard: shard-0 },"
+    echo "      { from: -4611686018427387904, to: 0, shard: shard-1 },"
+    echo "      { from: 0, to: 4611686018427387904, shard: shard-2 },"
+    echo "      { from: 4611686018427387904, shard: shard-3 } ] }"
+    echo "default_rule: { columns: [tenant_id], function: tenant_hash }"
+} >"$WORK/map4.yaml"
+
 cat >"$WORK/map.yaml" <<EOF
 # One shard: shardgate as a pure pooler in front of the benchmark cluster.
 version: 1
@@ -260,6 +313,7 @@ tls:
 databases:
   bench:
     shard_map: map.yaml
+$(if [ "$WORKLOAD" = tenant ]; then printf '  bench4:\n    shard_map: map4.yaml\n'; fi)
 users:
   - name: bench
     password: bench
@@ -329,9 +383,18 @@ PB_PID=$(cat "$WORK/pgb/pgbouncer.pid" 2>/dev/null || true)
 target_port() {
     case $1 in
         direct) echo "$PG_PORT" ;;
-        shardgate) echo "$SG_PORT" ;;
+        shardgate | sharded) echo "$SG_PORT" ;;
         pgbouncer) echo "$PB_PORT" ;;
     esac
+}
+
+target_db() {
+    if [ "$1" = sharded ]; then echo bench4; else echo bench; fi
+}
+
+# What pgbench runs: -S, or the tenant script.
+workload_args() {
+    if [ "$WORKLOAD" = tenant ]; then echo "-f $WORK/tenant.sql"; else echo "-S"; fi
 }
 
 # Whether a target takes part in a mode at all.
@@ -359,7 +422,8 @@ run_one() {
     label=$mode
     if [ "$#" -gt 0 ]; then label="$mode $*"; fi
     log="$WORK/runs/r${round}-${target}-${mode}$(printf '%s' "$*" | tr -d ' ')-c${clients}.log"
-    local cmd=("$PGBENCH" -n -S -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U bench bench)
+    # shellcheck disable=SC2046 # workload_args is two words on purpose
+    local cmd=("$PGBENCH" -n $(workload_args) -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U bench "$(target_db "$target")")
     status=0
     # A generous limit: a run that hangs must not hang the whole benchmark.
     # Run in the background and wait, so that a TERM to this script is acted on at once.
@@ -387,7 +451,7 @@ run_one() {
         printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$clients" "$target" "$tps" >>"$RESULTS"
         say "  $target $label c=$clients: $tps tps"
     fi
-    if [ "$target" = shardgate ] && ! kill -0 "$SG_PID" 2>/dev/null; then
+    if { [ "$target" = shardgate ] || [ "$target" = sharded ]; } && ! kill -0 "$SG_PID" 2>/dev/null; then
         tail -n 40 "$WORK/shardgate.log" >&2 || true
         echo "- shardgate exited during the run above; the rest was skipped" >>"$FAILURES"
         die "shardgate exited; its log is above"
@@ -408,8 +472,9 @@ STARTED_AT=$(date -u '+%Y-%m-%d %H:%M UTC')
 if [ "$WARMUP" -gt 0 ]; then
     say "warm-up: $WARMUP s per target"
     for target in "${TARGETS[@]}"; do
-        timeout 60 "$PGBENCH" -n -S -T "$WARMUP" -c 16 -j "$JOBS" -h 127.0.0.1 -p "$(target_port "$target")" \
-            -U bench bench >"$WORK/runs/warmup-$target.log" 2>&1 \
+        # shellcheck disable=SC2046
+        timeout 60 "$PGBENCH" -n $(workload_args) -T "$WARMUP" -c 16 -j "$JOBS" -h 127.0.0.1 -p "$(target_port "$target")" \
+            -U bench "$(target_db "$target")" >"$WORK/runs/warmup-$target.log" 2>&1 \
             || say "  warm-up against $target failed; see the logs"
     done
 fi
@@ -464,7 +529,26 @@ if [ -n "$CONNECT_CLIENTS" ]; then
     ROW_LABELS+=("simple -C|$CONNECT_CLIENTS")
 fi
 
+table_tenant() {
+    echo "| mode | clients | direct TPS | shardgate 1 shard TPS | shardgate 4 shards TPS | PgBouncer TPS | 4 shards / 1 shard | 1 shard / PgBouncer |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    local row label clients d s q p
+    for row in "${ROW_LABELS[@]}"; do
+        label=${row%|*}
+        clients=${row#*|}
+        d=$(median "$label" "$clients" direct)
+        s=$(median "$label" "$clients" shardgate)
+        q=$(median "$label" "$clients" sharded)
+        p=$(median "$label" "$clients" pgbouncer)
+        echo "| $label | $clients | $d | $s | $q | $p | $(ratio "$q" "$s") | $(ratio "$s" "$p") |"
+    done
+}
+
 table() {
+    if [ "$WORKLOAD" = tenant ]; then
+        table_tenant
+        return
+    fi
     echo "| mode | clients | direct TPS | shardgate TPS | PgBouncer TPS | shardgate / direct | shardgate / PgBouncer |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     local row label clients d s p
@@ -493,7 +577,11 @@ per_round() {
 
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 REPORT=$(
-    echo "## pgbench -S, transaction pooling, one database"
+    if [ "$WORKLOAD" = tenant ]; then
+        echo "## pgbench, point select by tenant_id ($TENANTS tenants): one shard vs four shards"
+    else
+        echo "## pgbench -S, transaction pooling, one database"
+    fi
     echo
     echo "- date: $STARTED_AT"
     echo "- machine: $(nproc) CPUs ($CPU_MODEL), $(uname -sr); load average before/after: $LOADAVG_BEFORE / $LOADAVG_AFTER"
@@ -501,7 +589,7 @@ REPORT=$(
     echo "- PgBouncer $PB_VERSION; shardgate $COMMIT"
     echo "- pool size $POOL_SIZE server connections (shardgate pool.size, PgBouncer default_pool_size), transaction mode, SCRAM-SHA-256 everywhere, loopback TCP, sslmode=disable"
     echo "- each cell: \`pgbench -n -S -T $DURATION -c <clients> -j min($JOBS,<clients>) -M <mode>\`, median of $ROUNDS round(s); targets interleaved per cell"
-    echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE benches/pgbench.sh\`"
+    echo "- command: \`WORKLOAD=$WORKLOAD DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE benches/pgbench.sh\`"
     echo
     table
     echo
