@@ -47,8 +47,11 @@ async fn inserts_land_on_exactly_the_shard_postgres_computes_and_reads_find_them
         if tenant % 2 == 0 {
             c.batch_execute(&format!("INSERT INTO reservations VALUES ({tenant}, 1, 'simple')")).await?;
         } else {
-            c.execute("INSERT INTO reservations (tenant_id, reservation_id, guest) VALUES ($1, 1, 'extended')", &[&tenant])
-                .await?;
+            c.execute(
+                "INSERT INTO reservations (tenant_id, reservation_id, guest) VALUES ($1, 1, 'extended')",
+                &[&tenant],
+            )
+            .await?;
         }
     }
     for tenant in 1..=16i64 {
@@ -163,6 +166,17 @@ async fn ddl_reaches_every_shard_or_none_and_names_the_shard_that_failed() -> an
             .get(0);
         assert_eq!(n, 1, "folios must exist on {db}");
     }
+    // Through the extended protocol too (client libraries' execute()).
+    c.execute("CREATE INDEX folios_tenant ON folios (tenant_id)", &[]).await?;
+    for db in &shards.databases {
+        let n: i64 = pg
+            .client(db)
+            .await?
+            .query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 'folios_tenant'", &[])
+            .await?
+            .get(0);
+        assert_eq!(n, 1, "the index must exist on {db}");
+    }
     // A table that already exists on shard 2 only: the DDL fails there and is applied nowhere.
     pg.client_as("app", "app", &shards.databases[2]).await?.batch_execute("CREATE TABLE payments (id int)").await?;
     let e = c.batch_execute("CREATE TABLE payments (tenant_id bigint, id int)").await.unwrap_err();
@@ -258,7 +272,8 @@ async fn a_broken_map_on_reload_is_refused_and_the_old_map_keeps_serving() -> an
     let map_path = proxy.dir().join("map-0.yaml");
     let good = std::fs::read_to_string(&map_path)?;
     // Overlapping ranges: invalid.
-    let broken = good.replace("to: 0, shard: shard-1", "to: 10, shard: shard-1").replace("from: 0, to:", "from: 5, to:");
+    let broken =
+        good.replace("to: 0, shard: shard-1", "to: 10, shard: shard-1").replace("from: 0, to:", "from: 5, to:");
     assert_ne!(broken, good);
     std::fs::write(&map_path, &broken)?;
     assert!(proxy.reload().is_err(), "an invalid map must be refused");

@@ -20,7 +20,7 @@ use super::expect::Expect;
 use super::handshake::{self, Authenticated, Startup};
 use super::listener::{ClientGuard, Shared};
 use super::prepared::{ClientPrepared, PreparedStatement};
-use super::routing::{Routing, TxControl};
+use super::routing::{PortalAnswer, Routing};
 use crate::config::{Config, PoolMode};
 use crate::error::{write_error, write_fatal, ClientError};
 use crate::pool::Checkout;
@@ -60,8 +60,8 @@ pub(super) struct Client {
     pub unnamed: Option<Arc<PreparedStatement>>,
     /// The unnamed statement is already on the server held.
     pub unnamed_on_server: bool,
-    /// The unnamed portal is transaction control the proxy answers itself.
-    pub portal_tx_control: Option<TxControl>,
+    /// The unnamed portal is one the proxy executes itself.
+    pub portal_answer: Option<PortalAnswer>,
     pub max_message: u32,
     /// Settings the client asked for, committed.
     pub settings: Arc<Settings>,
@@ -189,7 +189,7 @@ impl Client {
             batch_failed: false,
             unnamed: None,
             unnamed_on_server: false,
-            portal_tx_control: None,
+            portal_answer: None,
             shared,
             settings: startup.clone(),
             startup_settings: startup,

@@ -31,7 +31,8 @@ struct ShardReply {
 
 impl Client {
     /// Runs `sql` (DDL, a reference-table write, a broadcast UPDATE/DELETE) on every shard.
-    pub(super) async fn broadcast(&mut self, sql: &str) -> Result<(), FrontendError> {
+    /// `ready`: a simple query, answered with ReadyForQuery too.
+    pub(super) async fn broadcast(&mut self, sql: &str, ready: bool) -> Result<(), FrontendError> {
         let parts: Vec<(ShardIdx, String)> = self.routing.db.map.indices().map(|s| (s, sql.to_string())).collect();
         let replies = self.fan_out(&parts, runs_in_transaction(sql)).await?;
         let mut out = BytesMut::new();
@@ -39,7 +40,9 @@ impl Client {
             // Every shard answered the same statement alike; show one answer, not N.
             out.extend_from_slice(&first.frames);
         }
-        build::ready_for_query(&mut out, TxStatus::Idle);
+        if ready {
+            build::ready_for_query(&mut out, TxStatus::Idle);
+        }
         self.synthetic(out.freeze());
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::client::Client;
 use super::error::FrontendError;
 use super::expect::Expect;
 use super::prepared::PreparedStatement;
-use super::routing::Decision;
+use super::routing::{Decision, PortalAnswer};
 use crate::config::PoolMode;
 use crate::error::{write_error, ClientError};
 use crate::protocol::messages::describe::{Target, TargetName};
@@ -431,11 +431,20 @@ impl Client {
     async fn on_execute(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let portal_is_unnamed = frame.body().first() == Some(&0);
         if portal_is_unnamed {
-            if let Some(ctl) = self.portal_tx_control.take() {
-                let mut b = BytesMut::new();
-                build::command_complete(&mut b, ctl.tag());
-                self.synthetic(b.freeze());
-                return Ok(());
+            match self.portal_answer.take() {
+                Some(PortalAnswer::TxControl(ctl)) => {
+                    let mut b = BytesMut::new();
+                    build::command_complete(&mut b, ctl.tag());
+                    self.synthetic(b.freeze());
+                    return Ok(());
+                }
+                Some(PortalAnswer::Broadcast(sql)) => {
+                    if let Err(e) = self.broadcast(&sql, false).await {
+                        return self.refuse(e, false).await;
+                    }
+                    return Ok(());
+                }
+                None => {}
             }
         }
         self.batch_executed = true;
@@ -477,7 +486,7 @@ impl Client {
         self.client_skipping = false;
         self.batch_executed = false;
         self.batch_failed = false;
-        self.portal_tx_control = None;
+        self.portal_answer = None;
         if self.copy_in {
             // The server ignores Sync in copy-in mode: it will not answer this one.
             self.send(&frame.bytes);
@@ -505,7 +514,7 @@ impl Client {
         let sql = std::str::from_utf8(&stmt.parse.sql).unwrap_or_default();
         match self.deferred_answer(sql) {
             Some(Ok(ctl)) if bind.portal.is_empty() => {
-                self.portal_tx_control = Some(ctl);
+                self.portal_answer = Some(PortalAnswer::TxControl(ctl));
                 let mut b = BytesMut::new();
                 build::bind_complete(&mut b);
                 self.synthetic(b.freeze());

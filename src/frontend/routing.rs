@@ -75,6 +75,15 @@ pub(super) enum Decision {
     Handled,
 }
 
+/// An unnamed portal the proxy runs itself when the client executes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PortalAnswer {
+    /// BEGIN/COMMIT/ROLLBACK of a transaction that has no server yet.
+    TxControl(TxControl),
+    /// A parameterless statement for every shard (DDL through the extended protocol).
+    Broadcast(String),
+}
+
 /// Transaction control the proxy may answer itself while no server is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TxControl {
@@ -204,10 +213,10 @@ impl Client {
                 return Ok(Decision::Handled);
             }
             Target::All => {
-                if !simple || params.is_some_and(|p| !p.values.is_empty()) {
+                if params.is_some_and(|p| !p.values.is_empty()) {
                     let e = RouteError::unsupported(
-                        "statements for every shard (DDL, reference-table writes) are supported in the simple query protocol only",
-                        "send it as a simple query (psql, or batch_execute in client libraries)",
+                        "statements with parameters cannot run on every shard",
+                        "put the values in the statement text, or send it as a simple query",
                     );
                     self.refuse(e.into(), simple).await?;
                     return Ok(Decision::Handled);
@@ -216,7 +225,17 @@ impl Client {
                     self.refuse(self.cross_shard_error("every shard"), simple).await?;
                     return Ok(Decision::Handled);
                 }
-                self.broadcast(sql).await?;
+                if simple {
+                    if let Err(e) = self.broadcast(sql, true).await {
+                        self.refuse(e, simple).await?;
+                    }
+                } else {
+                    // Extended protocol: BindComplete now, the statement runs at Execute.
+                    self.portal_answer = Some(PortalAnswer::Broadcast(sql.to_string()));
+                    let mut b = bytes::BytesMut::new();
+                    build::bind_complete(&mut b);
+                    self.synthetic(b.freeze());
+                }
                 return Ok(Decision::Handled);
             }
             Target::Split(parts) => {
@@ -232,7 +251,9 @@ impl Client {
                     self.refuse(self.cross_shard_error("several shards"), simple).await?;
                     return Ok(Decision::Handled);
                 }
-                self.split_insert(&parts).await?;
+                if let Err(e) = self.split_insert(&parts).await {
+                    self.refuse(e, simple).await?;
+                }
                 return Ok(Decision::Handled);
             }
             Target::Lookup(_) => {
