@@ -199,25 +199,23 @@ async fn columns(endpoint: &Endpoint, creds: &Credentials, read: bool) -> Result
     };
     let conn = tokio::spawn(connection);
     let result = if read {
-        client.query(COLUMNS_SQL, &[]).await.map_err(|e| format!("cannot read columns: {}", error_text(&e))).map(
-            |rows| {
-                rows.iter()
-                    .map(|r| Column {
-                        schema: r.get(0),
-                        table: r.get(1),
-                        name: r.get(2),
-                        data_type: r.get(3),
-                        udt_name: r.get(4),
-                    })
-                    .collect()
-            },
-        )
+        match client.query(COLUMNS_SQL, &[]).await {
+            Ok(rows) => rows.iter().map(column).collect(),
+            Err(e) => Err(format!("cannot read columns: {}", error_text(&e))),
+        }
     } else {
         Ok(Vec::new())
     };
     drop(client);
     let _ = conn.await;
     result
+}
+
+/// One row of `COLUMNS_SQL`. `try_get`: a server answering oddly is a problem to report,
+/// not a reason to panic.
+fn column(r: &tokio_postgres::Row) -> Result<Column, String> {
+    let text = |i: usize| r.try_get::<_, String>(i).map_err(|e| format!("unexpected answer to the column query: {e}"));
+    Ok(Column { schema: text(0)?, table: text(1)?, name: text(2)?, data_type: text(3)?, udt_name: text(4)? })
 }
 
 /// The server's own message when there is one (`password authentication failed …`).
