@@ -549,3 +549,26 @@ fn a_ring_map_places_by_the_first_point_at_or_after_the_key_hash() {
     }
     assert!(counts.iter().all(|c| *c > 500), "every shard gets keys: {counts:?}");
 }
+
+#[test]
+fn one_unbounded_hash_range_covers_everything() {
+    let m = ShardMap::from_yaml(
+        "version: 1
+shards:
+  - name: main
+    primary: { host: 127.0.0.1, database: pms }
+functions:
+  - name: tenant_hash
+    kind: hash
+    key: bigint
+    ranges:
+      - { shard: main }
+default_rule: { columns: [tenant_id], function: tenant_hash }
+",
+    )
+    .unwrap();
+    let TableKind::Sharded(rule) = m.table(None, "reservations") else { panic!("not sharded") };
+    for k in [i64::MIN, -1, 0, 1, i64::MAX] {
+        assert_eq!(m.place(rule, &[int(k)]), Placement::Shard(ShardIdx(0)));
+    }
+}
