@@ -572,3 +572,34 @@ default_rule: { columns: [tenant_id], function: tenant_hash }
         assert_eq!(m.place(rule, &[int(k)]), Placement::Shard(ShardIdx(0)));
     }
 }
+
+#[test]
+fn range_bounds_must_be_valid_keys_of_the_function_type() {
+    let rest = "functions:
+  - name: r
+    kind: range
+    key: bigint
+    ranges:
+      - { from: one, to: 10, shard: shard-0 }
+    default_shard: shard-1
+";
+    let e = problem(rest, "functions[0].ranges[0].from");
+    assert_eq!(e.line, 15);
+    assert!(e.message.contains("not a valid bigint key"), "{e}");
+}
+
+#[test]
+fn a_float_is_no_key_value_and_is_refused_while_reading() {
+    let errs = map("functions:
+  - name: h
+    kind: hash
+    key: text
+    ranges:
+      - { to: 1.5e3, shard: shard-0 }
+      - { from: 1.5e3, shard: shard-0 }
+")
+    .unwrap_err();
+    assert_eq!(errs.len(), 1, "a type error stops reading: {errs:?}");
+    assert_eq!(errs[0].line, 15, "{errs:?}");
+    assert!(errs[0].message.contains("an integer or a string"), "{errs:?}");
+}
