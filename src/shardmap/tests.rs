@@ -603,3 +603,12 @@ fn a_float_is_no_key_value_and_is_refused_while_reading() {
     assert_eq!(errs[0].line, 15, "{errs:?}");
     assert!(errs[0].message.contains("an integer or a string"), "{errs:?}");
 }
+
+#[test]
+fn an_unhashable_type_in_a_composite_key_is_pointed_at() {
+    let e = problem(
+        "functions:\n  - name: l\n    kind: list\n    key: [text, date]\n    values: [{ key: [a, b], shard: shard-0 }]\n",
+        "functions[0].key[1]",
+    );
+    assert_eq!((e.line, e.column), (13, 17));
+}

@@ -130,29 +130,25 @@ pub(super) fn functions(raw: Vec<RawFunction>, check: &mut Check) -> Vec<Checked
 
 fn key_types(key: &Spanned<RawKey>, at: &str, check: &mut Check) -> Option<Vec<KeyType>> {
     let field = format!("{at}.key");
-    let names: Vec<(String, &str)> = match &key.value {
-        RawKey::One(s) => vec![(field.clone(), s.0.as_str())],
+    let names: Vec<(String, (u32, u32), &str)> = match &key.value {
+        RawKey::One(s) => vec![(field.clone(), span(key), s.0.as_str())],
         RawKey::Many(v) if v.is_empty() => {
             check.at(key, &field, "a key needs at least one type");
             return None;
         }
-        RawKey::Many(v) => v.iter().enumerate().map(|(k, s)| (format!("{field}[{k}]"), s.value.0.as_str())).collect(),
+        RawKey::Many(v) => {
+            v.iter().enumerate().map(|(k, s)| (format!("{field}[{k}]"), span(s), s.value.0.as_str())).collect()
+        }
     };
-    let mut types = Vec::new();
-    for (field, name) in names {
+    let given = names.len();
+    let mut types = Vec::with_capacity(given);
+    for (field, at, name) in names {
         match KeyType::from_sql_name(name) {
             Some(t) => types.push(t),
-            None => check.at(key, &field, cannot_hash(name)),
+            None => push(check, (field, at), cannot_hash(name)),
         }
     }
-    (types.len() == names_len(&key.value)).then_some(types)
-}
-
-fn names_len(key: &RawKey) -> usize {
-    match key {
-        RawKey::One(_) => 1,
-        RawKey::Many(v) => v.len(),
-    }
+    (types.len() == given).then_some(types)
 }
 
 pub(super) fn cannot_hash(name: &str) -> String {
