@@ -549,3 +549,66 @@ fn a_ring_map_places_by_the_first_point_at_or_after_the_key_hash() {
     }
     assert!(counts.iter().all(|c| *c > 500), "every shard gets keys: {counts:?}");
 }
+
+#[test]
+fn one_unbounded_hash_range_covers_everything() {
+    let m = ShardMap::from_yaml(
+        "version: 1
+shards:
+  - name: main
+    primary: { host: 127.0.0.1, database: pms }
+functions:
+  - name: tenant_hash
+    kind: hash
+    key: bigint
+    ranges:
+      - { shard: main }
+default_rule: { columns: [tenant_id], function: tenant_hash }
+",
+    )
+    .unwrap();
+    let TableKind::Sharded(rule) = m.table(None, "reservations") else { panic!("not sharded") };
+    for k in [i64::MIN, -1, 0, 1, i64::MAX] {
+        assert_eq!(m.place(rule, &[int(k)]), Placement::Shard(ShardIdx(0)));
+    }
+}
+
+#[test]
+fn range_bounds_must_be_valid_keys_of_the_function_type() {
+    let rest = "functions:
+  - name: r
+    kind: range
+    key: bigint
+    ranges:
+      - { from: one, to: 10, shard: shard-0 }
+    default_shard: shard-1
+";
+    let e = problem(rest, "functions[0].ranges[0].from");
+    assert_eq!(e.line, 15);
+    assert!(e.message.contains("not a valid bigint key"), "{e}");
+}
+
+#[test]
+fn a_float_is_no_key_value_and_is_refused_while_reading() {
+    let errs = map("functions:
+  - name: h
+    kind: hash
+    key: text
+    ranges:
+      - { to: 1.5e3, shard: shard-0 }
+      - { from: 1.5e3, shard: shard-0 }
+")
+    .unwrap_err();
+    assert_eq!(errs.len(), 1, "a type error stops reading: {errs:?}");
+    assert_eq!(errs[0].line, 15, "{errs:?}");
+    assert!(errs[0].message.contains("an integer or a string"), "{errs:?}");
+}
+
+#[test]
+fn an_unhashable_type_in_a_composite_key_is_pointed_at() {
+    let e = problem(
+        "functions:\n  - name: l\n    kind: list\n    key: [text, date]\n    values: [{ key: [a, b], shard: shard-0 }]\n",
+        "functions[0].key[1]",
+    );
+    assert_eq!((e.line, e.column), (13, 17));
+}

@@ -5,6 +5,7 @@
 //! each with its line, column and field path (`functions[2].ranges[1].from`).
 
 mod function;
+mod range;
 mod scalar;
 mod table;
 
@@ -89,6 +90,16 @@ fn err<T>(at: &Spanned<T>, field: &str, message: impl Into<String>) -> MapError 
         field: field.to_string(),
         message: message.into(),
     }
+}
+
+/// Line and column of a spanned value, for problems built by hand.
+fn span<T>(s: &Spanned<T>) -> (u32, u32) {
+    (s.referenced.line() as u32, s.referenced.column() as u32)
+}
+
+/// Records a problem at a (field, (line, column)) computed by hand.
+fn push(check: &mut Check, (field, (line, column)): (String, (u32, u32)), message: String) {
+    check.errors.push(crate::shardmap::MapError { line, column, field, message });
 }
 
 /// What validation of one map has learned so far: the shards by name and every problem.
