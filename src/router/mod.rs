@@ -4,7 +4,11 @@
 //! Parsing is cached by statement text (and, for simple-protocol statements, by the text
 //! with literals normalised), so a repeated statement costs a lookup plus reading its key.
 
+pub mod cache;
+pub mod hint;
 pub mod lexer;
+pub mod normalise;
+pub mod plan;
 pub mod route;
 pub mod session_command;
 
