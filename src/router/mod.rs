@@ -5,6 +5,7 @@
 //! with literals normalised), so a repeated statement costs a lookup plus reading its key.
 
 pub mod cache;
+pub mod classify;
 pub mod hint;
 pub mod lexer;
 pub mod normalise;

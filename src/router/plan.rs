@@ -108,8 +108,9 @@ pub struct InsertPlan {
     pub instance: u16,
     /// Per row, per key column: the value.
     pub rows: Vec<Vec<Val>>,
-    /// The statement itself, to render per-shard parts when rows go to different shards.
-    pub statement: Box<Statement>,
+    /// The statement itself (multi-row only), to render per-shard parts when rows go to
+    /// different shards.
+    pub statement: Option<Box<Statement>>,
 }
 
 /// `UPDATE … SET <key column> = …`: the new key must stay on the statement's shard.
