@@ -26,5 +26,6 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod shardmap;
+pub mod shardmap_check;
 pub mod stream;
 pub mod tls;

@@ -14,12 +14,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shardgate::cli::{check, init_tracing, Cli, Command};
+use shardgate::cli::{check, init_tracing, CheckOptions, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { path } => check(&path),
+        Command::Check { path, connect, user, password } => check(&path, &CheckOptions { connect, user, password }),
         Command::Run { config, log_json } => {
             init_tracing(log_json);
             let config = match shardgate::config::Config::load(&config) {

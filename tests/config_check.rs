@@ -115,3 +115,78 @@ fn a_scram_verifier_or_md5_hash_can_replace_the_password() {
     assert_eq!(config.users["m"].server_password.as_deref(), Some("p"));
     assert_eq!(config.listen.to_string(), "127.0.0.1:6432", "default listen address");
 }
+
+/// Two shards and, from line 7 on, whatever a test needs.
+fn bad_map(dir: &Path, rest: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        "map.yaml",
+        &format!(
+            "version: 1\nshards:\n  - name: shard-0\n    primary: {{ host: h, database: d0 }}\n  - name: shard-1\n    primary: {{ host: h, database: d1 }}\n{rest}"
+        ),
+    )
+}
+
+/// `check` fails and its output has `map.yaml:<line>: field `<field>`` with `message` in it.
+fn assert_map_problem(rest: &str, line: u32, field: &str, message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bad_map(dir.path(), rest);
+    let (ok, out) = check(&path);
+    assert!(!ok, "{out}");
+    let want = format!("map.yaml:{line}: field `{field}`: ");
+    let found = out.lines().find(|l| l.contains(&want)).unwrap_or_else(|| panic!("no {want:?} in:\n{out}"));
+    assert!(found.contains(message), "{found}");
+    assert!(found.contains(&path.display().to_string()), "names the file: {found}");
+}
+
+const HASH_HEAD: &str = "functions:\n  - name: tenant_hash\n    kind: hash\n    key: bigint\n    ranges:\n";
+
+#[test]
+fn check_reports_overlapping_hash_ranges() {
+    let rest = format!("{HASH_HEAD}      - {{ to: 10, shard: shard-0 }}\n      - {{ from: 5, shard: shard-1 }}\n");
+    assert_map_problem(&rest, 13, "functions[0].ranges[1].from", "overlaps ranges[0]");
+}
+
+#[test]
+fn check_reports_a_gap_between_hash_ranges() {
+    let rest = format!("{HASH_HEAD}      - {{ to: 0, shard: shard-0 }}\n      - {{ from: 100, shard: shard-1 }}\n");
+    assert_map_problem(&rest, 13, "functions[0].ranges[1].from", "gap: hash values from 0 up to 100");
+}
+
+#[test]
+fn check_reports_an_unknown_shard() {
+    let rest = format!("{HASH_HEAD}      - {{ to: 0, shard: shard-0 }}\n      - {{ from: 0, shard: shard-7 }}\n");
+    assert_map_problem(&rest, 13, "functions[0].ranges[1].shard", "no shard named \"shard-7\"");
+}
+
+#[test]
+fn check_reports_a_duplicate_list_entry() {
+    let rest = "functions:\n  - name: l\n    kind: list\n    key: bigint\n    values:\n      - { key: 42, shard: shard-0 }\n      - { key: \"42\", shard: shard-1 }\n";
+    assert_map_problem(rest, 13, "functions[0].values[1].key", "duplicate key");
+}
+
+#[test]
+fn check_reports_a_rule_naming_a_missing_function() {
+    let rest = "tables:\n  - name: reservations\n    columns: [tenant_id]\n    function: tenant_hsah\n";
+    assert_map_problem(rest, 10, "tables[0].function", "no function named \"tenant_hsah\"");
+}
+
+#[test]
+fn check_reports_an_unhashable_key_type() {
+    let rest = "functions:\n  - name: by_amount\n    kind: hash\n    key: numeric\n    ring: { vnodes: 8 }\n";
+    assert_map_problem(rest, 10, "functions[0].key", "cannot hash type \"numeric\"");
+}
+
+#[test]
+fn check_summarises_the_shipped_maps() {
+    for (map, shards) in
+        [("shard-maps/pms-4.yaml", 4), ("shard-maps/pms-4-ring.yaml", 4), ("shard-maps/pms-brand-region.yaml", 100)]
+    {
+        let (ok, out) = check(Path::new(map));
+        assert!(ok, "{out}");
+        assert!(out.contains(&format!("ok ({shards} shard(s)")), "{out}");
+    }
+    let (_, out) = check(Path::new("shard-maps/pms-4.yaml"));
+    assert!(out.contains("function tenant_hash: hash of bigint in 4 range(s)"), "{out}");
+    assert!(out.contains("table reservations: [tenant_id] -> tenant_hash"), "{out}");
+}

@@ -23,6 +23,26 @@ impl KeyType {
             Self::Uuid => "uuid",
         }
     }
+
+    /// The key type a SQL type name hashes as, or `None` if shardgate cannot hash it (numeric,
+    /// floats, dates …: their PostgreSQL hashes are not ported). Accepts the names a DBA
+    /// writes (`bigint`, `varchar(64)`, `character varying`) and the ones `information_schema`
+    /// and `pg_type` report (`int8`, `bpchar`), in any case.
+    pub fn from_sql_name(name: &str) -> Option<KeyType> {
+        let lower = name.trim().to_ascii_lowercase();
+        let base = match lower.split_once('(') {
+            Some((base, _)) => base.trim_end(),
+            None => lower.as_str(),
+        };
+        let words: Vec<&str> = base.split_whitespace().collect();
+        match words.join(" ").as_str() {
+            "smallint" | "int2" | "integer" | "int" | "int4" | "bigint" | "int8" | "smallserial" | "serial"
+            | "bigserial" | "serial2" | "serial4" | "serial8" => Some(KeyType::Int),
+            "text" | "varchar" | "character varying" | "char" | "character" | "bpchar" => Some(KeyType::Text),
+            "uuid" => Some(KeyType::Uuid),
+            _ => None,
+        }
+    }
 }
 
 /// One canonical key value.
@@ -70,6 +90,14 @@ impl KeyValue {
             KeyType::Text => std::str::from_utf8(b).map(|s| KeyValue::Text(s.to_string())).map_err(|_| bad()),
             KeyType::Uuid => <[u8; 16]>::try_from(b).map(KeyValue::Uuid).map_err(|_| bad()),
         }
+    }
+
+    /// Whether this value is canonical for `ty` (an `Int` for `KeyType::Int` …).
+    pub fn is_of(&self, ty: KeyType) -> bool {
+        matches!(
+            (self, ty),
+            (KeyValue::Int(_), KeyType::Int) | (KeyValue::Text(_), KeyType::Text) | (KeyValue::Uuid(_), KeyType::Uuid)
+        )
     }
 
     /// PostgreSQL's extended hash of this value with seed 0, as `hashint8extended(v, 0)`,

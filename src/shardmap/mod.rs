@@ -1,20 +1,24 @@
-//! The shard map model: shards, their endpoints and (in later work) sharding functions and
-//! table rules. Pure data and validation: no I/O, no dependency on the rest of the crate.
+//! The shard map model: shards, their endpoints, sharding functions and table rules. Pure
+//! data and validation: no I/O, no dependency on the rest of the crate.
 //!
-//! A map is built from its YAML form (`RawShardMap`, see `raw.rs`) by `TryFrom`, which does
-//! all checking; a `ShardMap` that exists is valid.
+//! A map is built from its YAML form (`RawShardMap`, see `raw/`) by `TryFrom`, which does
+//! all checking; a `ShardMap` that exists is valid. docs/shard-maps.md is the DBA's manual.
 
 pub mod function;
 pub mod hash;
 pub mod key;
 mod raw;
+mod ring;
 pub mod tables;
+#[cfg(test)]
+mod tests;
 
 pub use function::{FunctionIdx, FunctionKind, Placement, ShardingFunction};
 pub use key::{KeyError, KeyType, KeyValue};
 pub use raw::RawShardMap;
 pub use tables::{TableKind, TableRule, UnknownTables};
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// A shard's name as the DBA wrote it in the map. Stable across reloads; pools are keyed by it.
@@ -115,6 +119,26 @@ pub struct ShardMap {
     unknown_tables: UnknownTables,
     /// UPDATE/DELETE without a key on a sharded table may go to every shard.
     broadcast_writes: bool,
+    /// Every named table (rules, reference, unsharded) by bare table name, with its schema
+    /// if the map qualified it. Built from the fields above; lets `table()` answer without
+    /// allocating.
+    names: HashMap<String, Vec<(Option<String>, Named)>>,
+}
+
+/// What the map says about a table it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    Rule(usize),
+    Reference,
+    Pinned(ShardIdx),
+}
+
+/// `sales.orders` → (Some("sales"), "orders"); `orders` → (None, "orders").
+fn split_table_name(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('.') {
+        Some((schema, table)) => (Some(schema), table),
+        None => (None, name),
+    }
 }
 
 impl ShardMap {
@@ -148,14 +172,67 @@ impl ShardMap {
     }
 
     /// What the map says about a table. `schema` is the qualifier if the SQL had one; names
-    /// are compared as PostgreSQL folds them (the caller lower-cases unquoted identifiers). A
-    /// rule for `schema.table` wins over one for the bare `table`.
+    /// are compared exactly, as PostgreSQL folds them (the caller lower-cases unquoted
+    /// identifiers). An entry for `schema.table` wins over one for the bare `table`, whatever
+    /// list either is in; a bare statement name matches only a bare entry, since the proxy
+    /// cannot know the session's `search_path`. Tables the map does not name get the default
+    /// rule, else `unknown_tables`.
     pub fn table(&self, schema: Option<&str>, name: &str) -> TableKind<'_> {
-        let _ = (schema, name);
-        match self.unknown_tables {
-            UnknownTables::Shard(s) => TableKind::Pinned(s),
-            UnknownTables::Refuse => TableKind::Unknown,
+        let named = self.names.get(name).and_then(|entries| {
+            let qualified = schema.and_then(|s| entries.iter().find(|(q, _)| q.as_deref() == Some(s)));
+            qualified.or_else(|| entries.iter().find(|(q, _)| q.is_none())).map(|(_, n)| *n)
+        });
+        match named {
+            Some(Named::Rule(i)) => match self.rules.get(i) {
+                Some(rule) => TableKind::Sharded(rule),
+                None => TableKind::Unknown,
+            },
+            Some(Named::Reference) => TableKind::Reference,
+            Some(Named::Pinned(s)) => TableKind::Pinned(s),
+            None => match (&self.default_rule, self.unknown_tables) {
+                (Some(rule), _) => TableKind::Sharded(rule),
+                (None, UnknownTables::Shard(s)) => TableKind::Pinned(s),
+                (None, UnknownTables::Refuse) => TableKind::Unknown,
+            },
         }
+    }
+
+    /// Reference tables as named in the map (`name` or `schema.name`).
+    pub fn reference_tables(&self) -> &[String] {
+        &self.reference
+    }
+
+    /// Tables pinned to one shard by `unsharded_tables`.
+    pub fn unsharded_tables(&self) -> &[(String, ShardIdx)] {
+        &self.unsharded
+    }
+
+    pub fn unknown_tables(&self) -> UnknownTables {
+        self.unknown_tables
+    }
+
+    pub fn function_by_name(&self, name: &str) -> Option<FunctionIdx> {
+        self.functions.iter().position(|f| f.name == name).map(|i| FunctionIdx(i as u16))
+    }
+
+    /// The function a rule names (validated maps always have it).
+    pub fn rule_function(&self, rule: &TableRule) -> Option<&ShardingFunction> {
+        self.function(rule.function)
+    }
+
+    /// Builds `names` from the rule, reference and unsharded lists (validation has already
+    /// refused a table named twice).
+    fn with_index(mut self) -> Self {
+        let mut names: HashMap<String, Vec<(Option<String>, Named)>> = HashMap::new();
+        let rules = self.rules.iter().enumerate().filter_map(|(i, r)| r.table.as_deref().map(|t| (t, Named::Rule(i))));
+        let reference = self.reference.iter().map(|t| (t.as_str(), Named::Reference));
+        let pinned = self.unsharded.iter().map(|(t, s)| (t.as_str(), Named::Pinned(*s)));
+        for (full, named) in rules.chain(reference).chain(pinned) {
+            let (schema, table) = split_table_name(full);
+            names.entry(table.to_string()).or_default().push((schema.map(str::to_string), named));
+        }
+        self.names = names;
+        self
     }
 
     pub fn rules(&self) -> &[TableRule] {

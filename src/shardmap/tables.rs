@@ -15,6 +15,14 @@ pub struct TableRule {
     pub function: FunctionIdx,
 }
 
+impl TableRule {
+    /// Where `column` sits in the key (its index into the function's key types), if it is a
+    /// key column of this rule.
+    pub fn key_position(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
+    }
+}
+
 /// What the map says about one table name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind<'a> {

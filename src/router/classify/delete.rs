@@ -20,11 +20,11 @@ pub fn plan(stmt: &Statement, d: &Delete, map: &ShardMap) -> Plan {
                 a.fail("shardgate does not route DELETE with JOIN", "use DELETE … USING … WHERE");
             }
         } else {
-            a.from_item(item);
+            a.walk_from_item(item);
         }
     }
     for item in d.using.iter().flatten() {
-        a.from_item(item);
+        a.walk_from_item(item);
     }
     if let Some(w) = &d.selection {
         let c = a.cond(w, true);

@@ -59,7 +59,7 @@ impl Analyzer<'_> {
     fn select(&mut self, s: &Select) {
         self.push_scope();
         for item in &s.from {
-            self.from_item(item);
+            self.walk_from_item(item);
         }
         if let Some(w) = &s.selection {
             let c = self.cond(w, true);
@@ -70,7 +70,7 @@ impl Analyzer<'_> {
     }
 
     /// One FROM item with its joins, in the current scope.
-    pub(super) fn from_item(&mut self, item: &TableWithJoins) {
+    pub(super) fn walk_from_item(&mut self, item: &TableWithJoins) {
         let first = self.instance_count();
         self.relation(&item.relation, false);
         for join in &item.joins {
@@ -144,7 +144,7 @@ impl Analyzer<'_> {
                 self.add_opaque(alias.as_ref().map(|a| ident(&a.name)));
             }
             TableFactor::NestedJoin { table_with_joins, alias } => {
-                self.from_item(table_with_joins);
+                self.walk_from_item(table_with_joins);
                 self.add_opaque(alias.as_ref().map(|a| ident(&a.name)));
             }
             other => {

@@ -19,7 +19,7 @@ pub fn plan(stmt: &Statement, u: &Update, map: &ShardMap) -> Plan {
     }
     if let Some(UpdateTableFromKind::BeforeSet(items) | UpdateTableFromKind::AfterSet(items)) = &u.from {
         for item in items {
-            a.from_item(item);
+            a.walk_from_item(item);
         }
     }
     if let Some(w) = &u.selection {
