@@ -276,6 +276,37 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
     Route { target, write, reason: reasons.join("; ") }
 }
 
+#[cfg(test)]
+impl Router {
+    pub(crate) fn cache_len_for_test(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Routes one simple-protocol statement by a full parse of its text, bypassing
+    /// normalisation: the reference the normalised path must agree with.
+    pub(crate) fn route_full_parse_for_test(&self, sql: &str) -> Route {
+        let comment = hint::scan(sql);
+        if let Some(name) = comment.shard.as_deref() {
+            return self.pinned(sql, name);
+        }
+        let keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let plan = self.parse(sql);
+        self.decide(&plan, Values::None, &keys, &ctx_for_test())
+    }
+    /// Shard names as refusals list them.
+    pub(crate) fn names_for_test(&self, shards: &[ShardIdx]) -> String {
+        let mut s = shards.to_vec();
+        s.sort_unstable();
+        s.dedup();
+        s.iter().map(|x| shard_name(&self.map, *x)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+fn ctx_for_test() -> Context<'static> {
+    Context { hints: Hints::default(), lookups: &NoLookups }
+}
+
 fn shard_name(map: &ShardMap, s: ShardIdx) -> String {
     map.shard(s).map(|x| x.name.to_string()).unwrap_or_default()
 }

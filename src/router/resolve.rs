@@ -14,6 +14,8 @@ const MAX_KEYS: usize = 1024;
 /// One part of the statement that must run where its rows are.
 struct Part {
     table: String,
+    /// The part holds the table the statement writes.
+    written: bool,
     /// `None` = no key: all shards. `Some(empty)` = no row can match.
     shards: Option<Vec<ShardIdx>>,
     why: String,
@@ -218,7 +220,7 @@ impl<'a> Eval<'a> {
             if shards.len() > 1 {
                 split = Some(rows);
             }
-            parts.push(Part { table: inst.display.clone(), shards: Some(shards), why });
+            parts.push(Part { table: inst.display.clone(), written: true, shards: Some(shards), why });
         }
         for g in &t.groups {
             if t.insert.as_ref().is_some_and(|ins| g.members.contains(&ins.instance)) {
@@ -230,8 +232,9 @@ impl<'a> Eval<'a> {
             if let Resolved::Pinned(s) = inst.resolved {
                 parts.push(Part {
                     table: inst.display.clone(),
+                    written: inst.written,
                     shards: Some(vec![s]),
-                    why: format!("{} lives on", inst.display),
+                    why: format!("{} is pinned", inst.display),
                 });
             }
         }
@@ -259,6 +262,17 @@ impl<'a> Eval<'a> {
             }
             let why = self.split_reason(&rows);
             return Ok(Outcome::Split { rows: rows_by_shard(&rows), why });
+        }
+        if kind == StatementKind::Insert && t.insert.is_none() {
+            if let Some(p) = parts.iter().find(|p| p.written && p.shards.is_none()) {
+                return Err(refuse(
+                    format!("INSERT … SELECT into {}: shardgate cannot tell which shard the rows belong to", p.table),
+                    format!(
+                        "add /* shardgate: shard=<name> */ or /* shardgate: {}=<value> */",
+                        key_columns(t, &p.table)
+                    ),
+                ));
+            }
         }
         let (target, why) = self.combine(kind, write, t, parts)?;
         if let Some(ku) = &t.key_update {
@@ -322,6 +336,7 @@ impl<'a> Eval<'a> {
     fn group(&mut self, kind: StatementKind, t: &TablePlan, members: &[u16]) -> Result<Part, RouteError> {
         let mut best: Option<Part> = None;
         let mut label = String::new();
+        let written = members.iter().any(|&m| t.instances.get(usize::from(m)).is_some_and(|i| i.written));
         for &m in members {
             let inst = instance(t, m)?;
             if label.is_empty() {
@@ -336,7 +351,7 @@ impl<'a> Eval<'a> {
                 continue;
             };
             if best.as_ref().is_none_or(|b| b.shards.as_ref().is_none_or(|s| shards.len() < s.len())) {
-                best = Some(Part { table: inst.display.clone(), shards: Some(shards), why });
+                best = Some(Part { table: inst.display.clone(), written, shards: Some(shards), why });
             }
         }
         if let Some(b) = best {
@@ -347,10 +362,10 @@ impl<'a> Eval<'a> {
             if let Some(alts) = self.hinted(columns) {
                 let mut why = String::new();
                 let shards = self.place(*function, display, columns, &alts, kind == StatementKind::Insert, &mut why)?;
-                return Ok(Part { table: display.clone(), shards, why: format!("hint {why}") });
+                return Ok(Part { table: display.clone(), written, shards, why: format!("hint {why}") });
             }
         }
-        Ok(Part { table: label, shards: None, why: String::new() })
+        Ok(Part { table: label, written, shards: None, why: String::new() })
     }
 
     fn combine(
@@ -360,16 +375,7 @@ impl<'a> Eval<'a> {
         t: &TablePlan,
         parts: Vec<Part>,
     ) -> Result<(Target, String), RouteError> {
-        let key_cols = |table: &str| -> String {
-            t.instances
-                .iter()
-                .find(|i| i.display == table)
-                .and_then(|i| match &i.resolved {
-                    Resolved::Sharded { columns, .. } => Some(columns.join(", ")),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "the shard key".into())
-        };
+        let key_cols = |table: &str| key_columns(t, table);
         let no_key_hint = |table: &str| {
             let cols = key_cols(table);
             format!("add `{cols} = <value>` to the WHERE clause, or /* shardgate: shard=<name> */")
@@ -447,6 +453,18 @@ impl Part {
             &self.why
         }
     }
+}
+
+/// The key columns of a table of the plan, for hints.
+fn key_columns(t: &TablePlan, table: &str) -> String {
+    t.instances
+        .iter()
+        .find(|i| i.display == table)
+        .and_then(|i| match &i.resolved {
+            Resolved::Sharded { columns, .. } => Some(columns.join(", ")),
+            _ => None,
+        })
+        .unwrap_or_else(|| "the shard key".into())
 }
 
 fn instance(t: &TablePlan, i: u16) -> Result<&Instance, RouteError> {
