@@ -1,4 +1,4 @@
-//! Command line: `shardgate run`, `shardgate check`.
+//! Command line: `shardgate run`, `shardgate check`, `shardgate route`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,22 @@ pub enum Command {
         /// Log as JSON lines instead of human-readable text.
         #[arg(long)]
         log_json: bool,
+    },
+    /// Show where a statement would go under a shard map, and why (or why it is refused).
+    /// Exit status 0 when routed, 1 when refused.
+    Route {
+        /// The shard map (YAML).
+        #[arg(long)]
+        map: PathBuf,
+        /// The SQL text; `$n` parameters take their values from --param.
+        sql: String,
+        /// A text parameter value, `N=value` for `$N` (repeatable). With any --param the
+        /// statement is routed as an extended-protocol statement.
+        #[arg(long = "param", value_name = "N=VALUE")]
+        params: Vec<String>,
+        /// Route as if the session had `SET shardgate.shard = '<name>'`.
+        #[arg(long)]
+        shard_hint: Option<String>,
     },
     /// Validate a config file (and the shard maps it names) or a single shard map.
     Check {
@@ -114,4 +130,72 @@ pub fn check(path: &std::path::Path, options: &CheckOptions) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `shardgate route`: prints the decision; exit 1 when the statement is refused.
+pub fn route(map: &std::path::Path, sql: &str, params: &[String], shard_hint: Option<&str>) -> ExitCode {
+    use crate::error::ClientError;
+    use crate::router::{Context, Hints, NoLookups, Params, Router, Target};
+
+    let map = match crate::config::load_map(map) {
+        Ok(m) => std::sync::Arc::new(m),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut values: Vec<Option<String>> = Vec::new();
+    for p in params {
+        let parsed = p.split_once('=').and_then(|(n, v)| Some((n.trim().parse::<usize>().ok()?.checked_sub(1)?, v)));
+        let Some((i, v)) = parsed else {
+            eprintln!("--param {p:?}: expected N=VALUE with N from 1");
+            return ExitCode::FAILURE;
+        };
+        if values.len() <= i {
+            values.resize(i + 1, None);
+        }
+        if let Some(slot) = values.get_mut(i) {
+            *slot = Some(v.to_string());
+        }
+    }
+    let router = Router::new(std::sync::Arc::clone(&map));
+    let ctx = Context { hints: Hints { shard: shard_hint, keys: &[] }, lookups: &NoLookups };
+    let raw: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref().map(str::as_bytes)).collect();
+    let bind = Params { types: &[], formats: &[], values: &raw };
+    let route = router.route(sql, (!params.is_empty()).then_some(&bind), &ctx);
+    let name = |s: crate::shardmap::ShardIdx| map.shard(s).map(|x| x.name.to_string()).unwrap_or_default();
+    let target = match &route.target {
+        Target::Refuse(e) => {
+            println!("refused: SQLSTATE {}", e.sqlstate().code());
+            println!("message: {}", e.client_message());
+            println!("hint: {}", e.hint().unwrap_or_default());
+            return ExitCode::FAILURE;
+        }
+        Target::Shard(s) => name(*s),
+        Target::Shards(v) => format!("{} (several shards)", v.iter().map(|s| name(*s)).collect::<Vec<_>>().join(", ")),
+        Target::Any => "any shard".into(),
+        Target::All => "all shards".into(),
+        Target::Split(parts) => {
+            let mut out = String::from("split INSERT");
+            for p in parts {
+                out.push_str(&format!("\n  {}: {} (parameters {:?})", name(p.shard), p.sql, p.params));
+            }
+            out
+        }
+        Target::Lookup(keys) => {
+            let k: Vec<String> = keys
+                .iter()
+                .map(|(f, key)| {
+                    let f = map.function(*f).map(|f| f.name.clone()).unwrap_or_default();
+                    let key: Vec<String> = key.iter().map(ToString::to_string).collect();
+                    format!("{f}({})", key.join(", "))
+                })
+                .collect();
+            format!("directory lookup needed for {}", k.join(", "))
+        }
+    };
+    println!("target: {target}");
+    println!("write: {}", if route.write { "yes" } else { "no" });
+    println!("reason: {}", route.reason);
+    ExitCode::SUCCESS
 }

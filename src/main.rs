@@ -14,11 +14,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shardgate::cli::{check, init_tracing, CheckOptions, Cli, Command};
+use shardgate::cli::{check, init_tracing, route, CheckOptions, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Route { map, sql, params, shard_hint } => route(&map, &sql, &params, shard_hint.as_deref()),
         Command::Check { path, connect, user, password } => check(&path, &CheckOptions { connect, user, password }),
         Command::Run { config, log_json } => {
             init_tracing(log_json);

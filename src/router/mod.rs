@@ -4,13 +4,33 @@
 //! Parsing is cached by statement text (and, for simple-protocol statements, by the text
 //! with literals normalised), so a repeated statement costs a lookup plus reading its key.
 
+pub mod cache;
+pub mod classify;
+pub mod hint;
 pub mod lexer;
+pub mod normalise;
+pub mod plan;
+mod resolve;
 pub mod route;
 pub mod session_command;
+mod split;
+#[cfg(test)]
+mod tests;
+pub mod values;
 
 pub use route::{Route, RouteError, SplitPart, Target};
 
-use crate::shardmap::{FunctionIdx, KeyValue, ShardMap, ShardName};
+use std::sync::Arc;
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use cache::PlanCache;
+use plan::{Body, Plan, StatementKind};
+use resolve::{Eval, Outcome};
+use values::Values;
+
+use crate::shardmap::{FunctionIdx, KeyValue, ShardIdx, ShardMap, ShardName};
 
 /// Bind parameter values of an extended-protocol statement.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,30 +72,241 @@ pub struct Context<'a> {
     pub lookups: &'a dyn Lookups,
 }
 
-/// The router for one map version, with its plan cache. Built on load and on every reload.
+/// The router for one map version, with its plan cache. Built on load and on every reload
+/// (plans hold table rules resolved against this map, so they die with it).
 pub struct Router {
-    map: std::sync::Arc<ShardMap>,
+    map: Arc<ShardMap>,
+    cache: PlanCache,
 }
 
+const UNPARSABLE_HINT: &str = "add /* shardgate: shard=<name> */ or check the syntax";
+
 impl Router {
-    pub fn new(map: std::sync::Arc<ShardMap>) -> Self {
-        Self { map }
+    pub fn new(map: Arc<ShardMap>) -> Self {
+        Self { map, cache: PlanCache::new(cache::DEFAULT_CAPACITY) }
     }
 
     pub fn map(&self) -> &ShardMap {
         &self.map
     }
 
-    /// Routes one statement. `params` is `None` for the simple protocol.
+    /// Routes one query string. `params` is `None` for the simple protocol, whose string may
+    /// hold several statements; they must all go to one place.
     pub fn route(&self, sql: &str, params: Option<&Params<'_>>, ctx: &Context<'_>) -> Route {
-        let _ = (sql, params, ctx);
-        match self.map.single() {
-            Some(s) => Route { target: Target::Shard(s), write: true, reason: "the map has one shard".into() },
-            None => Route {
-                target: Target::Refuse(RouteError::unsupported("routing is not implemented", "")),
-                write: true,
-                reason: String::new(),
-            },
+        let comment = hint::scan(sql);
+        if let Some(name) = comment.shard.as_deref().or(ctx.hints.shard) {
+            return self.pinned(sql, name);
+        }
+        if let Some(s) = self.map.single() {
+            return Route { target: Target::Shard(s), write: may_write(sql), reason: "the map has one shard".into() };
+        }
+        let comment_keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let key_hints = if comment_keys.is_empty() { ctx.hints.keys } else { &comment_keys };
+        if params.is_some() {
+            return self.route_one(sql, params, key_hints, ctx);
+        }
+        let mut statements = lexer::statements(sql);
+        let Some(first) = statements.next() else {
+            return Route { target: Target::Any, write: false, reason: "empty query".into() };
+        };
+        let first = self.route_one(first, None, key_hints, ctx);
+        match statements.next() {
+            None => first,
+            Some(second) => {
+                let rest = std::iter::once(second).chain(statements).map(|s| self.route_one(s, None, key_hints, ctx));
+                combine(std::iter::once(first).chain(rest), &self.map)
+            }
         }
     }
+
+    /// A shard hint decides alone.
+    fn pinned(&self, sql: &str, name: &str) -> Route {
+        let write = may_write(sql);
+        match self.map.shard_by_name(name) {
+            Some(s) => Route { target: Target::Shard(s), write, reason: format!("hint shard={name}") },
+            None => {
+                let names: Vec<&str> = self.map.shards().iter().map(|s| s.name.as_str()).collect();
+                Route {
+                    target: Target::Refuse(RouteError::unsupported(
+                        format!("shard hint names unknown shard {name:?}"),
+                        format!("use one of: {}", names.join(", ")),
+                    )),
+                    write,
+                    reason: format!("hint shard={name}"),
+                }
+            }
+        }
+    }
+
+    /// The cached plan for `text`, parsing and caching it on a miss.
+    fn plan_for(&self, text: &str) -> Arc<Plan> {
+        if let Some(p) = self.cache.get(text) {
+            return p;
+        }
+        let plan = Arc::new(self.parse(text));
+        self.cache.insert(text, Arc::clone(&plan));
+        plan
+    }
+
+    fn parse(&self, text: &str) -> Plan {
+        match Parser::parse_sql(&PostgreSqlDialect {}, text) {
+            Ok(stmts) => match stmts.as_slice() {
+                [one] => classify::plan(one, &self.map),
+                [] => Plan { kind: StatementKind::Utility, write: false, body: Body::NoTable },
+                _ => Plan {
+                    kind: StatementKind::Utility,
+                    write: true,
+                    body: Body::Unparsable("several statements in one extended-protocol query".into()),
+                },
+            },
+            Err(e) => Plan { kind: StatementKind::Utility, write: true, body: Body::Unparsable(e.to_string()) },
+        }
+    }
+
+    fn route_one(&self, sql: &str, params: Option<&Params<'_>>, keys: &[(&str, &str)], ctx: &Context<'_>) -> Route {
+        if params.is_none() {
+            if let Some(n) = normalise::normalise(sql) {
+                let plan = self.plan_for(&n.text);
+                if is_normalisable(&plan) {
+                    return self.decide(&plan, Values::Literals(&n.literals), keys, ctx);
+                }
+            }
+        }
+        let plan = self.plan_for(sql);
+        let values = match params {
+            Some(p) => Values::Bind(p),
+            None => Values::None,
+        };
+        self.decide(&plan, values, keys, ctx)
+    }
+
+    fn decide(&self, plan: &Plan, values: Values<'_>, key_hints: &[(&str, &str)], ctx: &Context<'_>) -> Route {
+        let write = plan.write;
+        let refuse = |e: RouteError| Route { target: Target::Refuse(e), write, reason: String::new() };
+        match &plan.body {
+            Body::NoTable => Route { target: Target::Any, write, reason: format!("{}: no table", plan.kind.as_str()) },
+            Body::Everywhere => {
+                Route { target: Target::All, write, reason: format!("{}: every shard", plan.kind.as_str()) }
+            }
+            Body::NeedsHint { error, .. } => refuse(error.clone()),
+            Body::Unparsable(message) => {
+                refuse(RouteError::Unparsable { message: message.clone(), hint: UNPARSABLE_HINT.into() })
+            }
+            Body::Tables(t) => {
+                let mut eval = Eval { map: &self.map, values, lookups: ctx.lookups, key_hints, pending: Vec::new() };
+                match eval.tables(plan.kind, write, t) {
+                    Ok(Outcome::Routed(target, reason)) => Route { target, write, reason },
+                    Ok(Outcome::Split { rows, why }) => {
+                        let parts: Option<Vec<SplitPart>> = t.insert.as_ref().and_then(|ins| {
+                            let stmt = ins.statement.as_deref()?;
+                            rows.iter().map(|(shard, r)| split::render(stmt, *shard, r)).collect()
+                        });
+                        match parts {
+                            Some(parts) => Route { target: Target::Split(parts), write, reason: why },
+                            None => refuse(RouteError::unsupported("internal: cannot split this INSERT", "")),
+                        }
+                    }
+                    Err(e) => refuse(e),
+                }
+            }
+        }
+    }
+}
+
+/// A plan from literal-normalised text is used only when the text parsed and the plan does
+/// not need the literals' text (a split INSERT re-renders its rows from the original).
+fn is_normalisable(plan: &Plan) -> bool {
+    match &plan.body {
+        Body::Unparsable(_) => false,
+        Body::Tables(t) => t.insert.as_ref().is_none_or(|i| i.statement.is_none()),
+        _ => true,
+    }
+}
+
+/// Without a plan: whether a statement may write, erring towards yes.
+fn may_write(sql: &str) -> bool {
+    let mut words = lexer::Words::new(sql);
+    let first = words.next().unwrap_or_default();
+    let reads = ["select", "show", "values"].iter().any(|k| first.eq_ignore_ascii_case(k));
+    !reads || words.any(|w| w.eq_ignore_ascii_case("for") || w.eq_ignore_ascii_case("into"))
+}
+
+/// The statements of one simple query go to one place, or the query is refused.
+fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
+    let mut write = false;
+    let mut reasons: Vec<String> = Vec::new();
+    let mut target = Target::Any;
+    let mut lookups = Vec::new();
+    for r in routes {
+        write |= r.write;
+        match r.target {
+            Target::Refuse(e) => return Route { target: Target::Refuse(e), write, reason: r.reason },
+            Target::Lookup(mut l) => lookups.append(&mut l),
+            Target::Any => {}
+            t @ (Target::Shard(_) | Target::All) if target == Target::Any || target == t => target = t,
+            t => {
+                let names = |t: &Target| -> String {
+                    match t {
+                        Target::Shard(s) => shard_name(map, *s),
+                        Target::All => "all shards".into(),
+                        Target::Shards(v) => v.iter().map(|s| shard_name(map, *s)).collect::<Vec<_>>().join(", "),
+                        Target::Split(_) => "a split INSERT".into(),
+                        _ => String::new(),
+                    }
+                };
+                return Route {
+                    target: Target::Refuse(RouteError::unsupported(
+                        format!(
+                            "statements of one query go to different shards ({} and {})",
+                            names(&target),
+                            names(&t)
+                        ),
+                        "send the statements as separate queries, or add /* shardgate: shard=<name> */",
+                    )),
+                    write,
+                    reason: reasons.join("; "),
+                };
+            }
+        }
+        reasons.push(r.reason);
+    }
+    if !lookups.is_empty() {
+        return Route { target: Target::Lookup(lookups), write, reason: "directory lookup needed".into() };
+    }
+    Route { target, write, reason: reasons.join("; ") }
+}
+
+#[cfg(test)]
+impl Router {
+    pub(crate) fn cache_len_for_test(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Routes one simple-protocol statement by a full parse of its text, bypassing
+    /// normalisation: the reference the normalised path must agree with.
+    pub(crate) fn route_full_parse_for_test(&self, sql: &str) -> Route {
+        let comment = hint::scan(sql);
+        if let Some(name) = comment.shard.as_deref() {
+            return self.pinned(sql, name);
+        }
+        let keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let plan = self.parse(sql);
+        self.decide(&plan, Values::None, &keys, &ctx_for_test())
+    }
+    /// Shard names as refusals list them.
+    pub(crate) fn names_for_test(&self, shards: &[ShardIdx]) -> String {
+        let mut s = shards.to_vec();
+        s.sort_unstable();
+        s.dedup();
+        s.iter().map(|x| shard_name(&self.map, *x)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+fn ctx_for_test() -> Context<'static> {
+    Context { hints: Hints::default(), lookups: &NoLookups }
+}
+
+fn shard_name(map: &ShardMap, s: ShardIdx) -> String {
+    map.shard(s).map(|x| x.name.to_string()).unwrap_or_default()
 }

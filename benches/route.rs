@@ -1,0 +1,93 @@
+//! Router cost on a PMS statement mix, under shard-maps/pms-4.yaml (plus pgbench_accounts
+//! keyed by aid):
+//! - `cached_extended`: extended-protocol statements whose plans are cached, new values each
+//!   time (the steady state of an application using prepared statements);
+//! - `uncached`: a statement text never seen before (parse + plan + route);
+//! - `simple_varying_literals`: simple-protocol statements that differ only in literals, after
+//!   the first (pgbench -S style): normalise + cached plan + route.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use shardgate::router::{Context, Hints, NoLookups, Params, Router};
+use shardgate::shardmap::ShardMap;
+
+fn router() -> Router {
+    let yaml = include_str!("../shard-maps/pms-4.yaml")
+        .replace("tables:\n", "tables:\n  - { name: pgbench_accounts, columns: [aid], function: tenant_hash }\n");
+    let map = match ShardMap::from_yaml(&yaml) {
+        Ok(m) => m,
+        Err(e) => panic!("pms-4.yaml: {e:?}"),
+    };
+    Router::new(Arc::new(map))
+}
+
+const EXTENDED: &[(&str, usize)] = &[
+    ("SELECT * FROM reservations WHERE tenant_id = $1 AND id = $2", 2),
+    (
+        "SELECT r.id, r.arrival, g.name FROM reservations r JOIN guests g ON g.tenant_id = r.tenant_id AND g.id = r.guest_id \
+         WHERE r.tenant_id = $1 AND r.arrival >= $2 ORDER BY r.arrival LIMIT 50",
+        2,
+    ),
+    (
+        "INSERT INTO reservations (tenant_id, id, property_id, guest_id, arrival, departure, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'booked') RETURNING id",
+        6,
+    ),
+    ("UPDATE folios SET balance = balance + $1, updated_at = now() WHERE tenant_id = $2 AND id = $3", 3),
+];
+
+fn ctx() -> Context<'static> {
+    Context { hints: Hints::default(), lookups: &NoLookups }
+}
+
+fn bench(c: &mut Criterion) {
+    let r = router();
+    let ctx = ctx();
+
+    let mut g = c.benchmark_group("route");
+    let vals: Vec<String> = (0..8).map(|i| (1000 + i * 7).to_string()).collect();
+    let mut n = 0usize;
+    g.bench_function("cached_extended", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let (sql, np) = EXTENDED[n % EXTENDED.len()];
+            let values: Vec<Option<&[u8]>> =
+                (0..np).map(|i| vals.get((n + i) % vals.len()).map(|v| v.as_bytes())).collect();
+            let p = Params { types: &[], formats: &[], values: &values };
+            black_box(r.route(black_box(sql), Some(&p), &ctx))
+        })
+    });
+
+    let mut u = 0u64;
+    g.bench_function("uncached", |b| {
+        b.iter(|| {
+            u += 1;
+            let sql = format!(
+                "SELECT r.id, r.arrival FROM reservations r{u} JOIN guests g ON g.tenant_id = r{u}.tenant_id \
+                 WHERE r{u}.tenant_id = $1 AND r{u}.status = $2"
+            );
+            let values: [Option<&[u8]>; 2] = [Some(b"42"), Some(b"booked")];
+            let p = Params { types: &[], formats: &[], values: &values };
+            black_box(r.route(&sql, Some(&p), &ctx))
+        })
+    });
+
+    let mut s = 0u64;
+    g.bench_function("simple_varying_literals", |b| {
+        b.iter(|| {
+            s += 1;
+            let sql = if s.is_multiple_of(2) {
+                format!("SELECT abalance FROM pgbench_accounts WHERE aid = {};", 1 + s % 100_000)
+            } else {
+                format!("SELECT * FROM reservations WHERE tenant_id = {} AND id = {}", s % 5000, s)
+            };
+            black_box(r.route(&sql, None, &ctx))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,270 @@
+//! Literal normalisation for simple-protocol statements: `… WHERE aid = 48213` becomes
+//! `… WHERE aid = $1` with `48213` extracted, so statements that differ only in their
+//! literals share one cached plan and pay no parse.
+//!
+//! The scan uses the same quoting rules as `lexer.rs`. It is conservative: it only replaces
+//! literals where a `$n` is grammatical (a plain number, or a plain '…' string that does not
+//! follow a word, so `DATE '…'` and `INTERVAL '…'` stay), and gives up (`None`) on anything
+//! it does not understand — the caller then parses the original text. If the normalised text
+//! does not parse (a literal where sqlparser wants a constant, e.g. `numeric(10,2)`), the
+//! caller also falls back to the original, so normalisation never changes a route.
+
+use std::borrow::Cow;
+
+/// A normalised statement: the text with `$1…` for literals, and the literals in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalised<'a> {
+    pub text: String,
+    pub literals: Vec<Cow<'a, str>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    Start,
+    Word,
+    Punct,
+    Value,
+}
+
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+/// Statements worth normalising: data access, where literals vary between executions.
+fn is_dml(sql: &str) -> bool {
+    let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default();
+    ["select", "insert", "update", "delete", "with", "values"].iter().any(|k| first.eq_ignore_ascii_case(k))
+}
+
+/// Normalises one statement (no top-level `;` inside). `None`: leave it as it is — not a
+/// DML statement, no literal to replace, or something the scan does not handle (a `$n`
+/// parameter, `U&'…'`, string continuation across lines).
+pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
+    if !is_dml(sql) {
+        return None;
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut literals: Vec<Cow<'_, str>> = Vec::new();
+    let mut prev = Prev::Start;
+    let mut i = 0usize;
+    let mut copied = 0usize; // `sql[copied..i]` is pending verbatim output
+    let flush = |out: &mut String, from: usize, to: usize| out.push_str(sql.get(from..to).unwrap_or_default());
+    while let Some(&c) = b.get(i) {
+        match c {
+            c if c.is_ascii_whitespace() => i += 1,
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                flush(&mut out, copied, i);
+                i = skip_line(b, i);
+                out.push(' ');
+                copied = i;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                flush(&mut out, copied, i);
+                i = skip_block(b, i);
+                out.push(' ');
+                copied = i;
+            }
+            b'\'' => {
+                let end = skip_quoted(b, i + 1, b'\'');
+                if prev == Prev::Word {
+                    i = end;
+                } else {
+                    let body = sql.get(i + 1..end.saturating_sub(1))?;
+                    if continues_string(b, end) {
+                        return None;
+                    }
+                    flush(&mut out, copied, i);
+                    literals.push(if body.contains("''") {
+                        Cow::Owned(body.replace("''", "'"))
+                    } else {
+                        Cow::Borrowed(body)
+                    });
+                    push_placeholder(&mut out, literals.len());
+                    i = end;
+                    copied = i;
+                }
+                prev = Prev::Value;
+            }
+            b'"' => {
+                i = skip_quoted(b, i + 1, b'"');
+                prev = Prev::Word;
+            }
+            b'$' => {
+                if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    return None;
+                }
+                i = skip_dollar(b, i)?;
+                prev = Prev::Value;
+            }
+            c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
+                let end = number_end(b, i);
+                flush(&mut out, copied, i);
+                literals.push(Cow::Borrowed(sql.get(i..end)?));
+                push_placeholder(&mut out, literals.len());
+                i = end;
+                copied = i;
+                prev = Prev::Value;
+            }
+            c if is_word_byte(c) => {
+                let start = i;
+                while b.get(i).is_some_and(|&c| is_word_byte(c)) {
+                    i += 1;
+                }
+                match b.get(i) {
+                    // E'…', B'…', X'…', N'…': a prefixed string stays as it is.
+                    Some(b'\'') => {
+                        let escapes = matches!(b.get(start..i), Some(b"e" | b"E"));
+                        i = if escapes { skip_escaped(b, i + 1) } else { skip_quoted(b, i + 1, b'\'') };
+                        prev = Prev::Value;
+                    }
+                    Some(b'&') if matches!(b.get(start..i), Some(b"u" | b"U")) => return None,
+                    _ => prev = Prev::Word,
+                }
+            }
+            _ => {
+                i += 1;
+                prev = Prev::Punct;
+            }
+        }
+    }
+    if literals.is_empty() {
+        return None;
+    }
+    flush(&mut out, copied, b.len());
+    Some(Normalised { text: out, literals })
+}
+
+fn push_placeholder(out: &mut String, n: usize) {
+    use std::fmt::Write;
+    let _ = write!(out, "${n}");
+}
+
+/// `'a'` newline `'b'` is one string in SQL; leave such text alone.
+fn continues_string(b: &[u8], mut i: usize) -> bool {
+    let mut newline = false;
+    while let Some(&c) = b.get(i) {
+        if c == b'\n' {
+            newline = true;
+        } else if !c.is_ascii_whitespace() {
+            return newline && c == b'\'';
+        }
+        i += 1;
+    }
+    false
+}
+
+/// End of a numeric literal: digits, `.`, `_`, hex/octal/binary prefixes, exponent with sign.
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        let exponent_sign = (c == b'+' || c == b'-') && matches!(b.get(i.wrapping_sub(1)), Some(b'e' | b'E'));
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || exponent_sign {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn skip_quoted(b: &[u8], mut i: usize, q: u8) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c == q {
+            if b.get(i + 1) == Some(&q) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+fn skip_escaped(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\\' => i += 2,
+            b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\'' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+fn skip_line(b: &[u8], i: usize) -> usize {
+    b.get(i..).and_then(|r| r.iter().position(|&c| c == b'\n')).map_or(b.len(), |p| i + p + 1)
+}
+
+fn skip_block(b: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i < b.len() {
+        if b.get(i) == Some(&b'/') && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else if b.get(i) == Some(&b'*') && b.get(i + 1) == Some(&b'/') {
+            depth = depth.saturating_sub(1);
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// `$tag$ … $tag$`; `None` for a lone `$` the scan does not understand.
+fn skip_dollar(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i + 1..)?;
+    let tag_len = rest.iter().position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))?;
+    if rest.get(tag_len) != Some(&b'$') {
+        return None;
+    }
+    let tag = b.get(i..=i + 1 + tag_len)?;
+    let body = i + 2 + tag_len;
+    let end = b.get(body..)?.windows(tag.len()).position(|w| w == tag)?;
+    Some(body + end + tag.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(sql: &str) -> Option<(String, Vec<String>)> {
+        normalise(sql).map(|n| (n.text, n.literals.into_iter().map(|l| l.into_owned()).collect()))
+    }
+
+    #[test]
+    fn numbers_and_plain_strings_become_placeholders() {
+        assert_eq!(
+            n("SELECT abalance FROM pgbench_accounts WHERE aid = 48213"),
+            Some(("SELECT abalance FROM pgbench_accounts WHERE aid = $1".into(), vec!["48213".into()]))
+        );
+        assert_eq!(
+            n("select * from t where a = 'it''s' and b in (1, -2.5e-3) limit 10"),
+            Some((
+                "select * from t where a = $1 and b in ($2, -$3) limit $4".into(),
+                vec!["it's".into(), "1".into(), "2.5e-3".into(), "10".into()]
+            ))
+        );
+    }
+
+    #[test]
+    fn typed_and_prefixed_strings_identifiers_and_comments_stay() {
+        assert_eq!(
+            n("select DATE '2024-01-01', E'a\\'b', t1.c2 from \"x1\" /* shardgate: tenant_id=7 */ where id = 3"),
+            Some(("select DATE '2024-01-01', E'a\\'b', t1.c2 from \"x1\"   where id = $1".into(), vec!["3".into()]))
+        );
+    }
+
+    #[test]
+    fn gives_up_on_parameters_utility_statements_and_no_literals() {
+        assert_eq!(n("select * from t where a = $1 and b = 2"), None);
+        assert_eq!(n("SET search_path = 'x'"), None);
+        assert_eq!(n("select * from t"), None);
+        assert_eq!(n("select U&'d\\0061t' from t where a = 1"), None);
+    }
+}

@@ -1,0 +1,497 @@
+//! Route time: a cached plan plus this execution's values → `Route`. Each co-location group
+//! of sharded tables is placed by the keys of one of its members (or a key hint), pinned
+//! tables add their shard, reference tables fit anywhere; then the parts must agree on one
+//! shard, except for reads (several shards) and multi-row INSERTs (split per shard).
+
+use super::plan::{Instance, KeyUpdate, Resolved, StatementKind, TablePlan, Val};
+use super::values::Values;
+use super::{Lookups, RouteError, Target};
+use crate::shardmap::{FunctionIdx, KeyValue, Placement, ShardIdx, ShardMap, ShardingFunction};
+
+/// Past this many keys for one table, the table counts as unconstrained (all shards).
+const MAX_KEYS: usize = 1024;
+
+/// One part of the statement that must run where its rows are.
+struct Part {
+    table: String,
+    /// The part holds the table the statement writes.
+    written: bool,
+    /// `None` = no key: all shards. `Some(empty)` = no row can match.
+    shards: Option<Vec<ShardIdx>>,
+    why: String,
+}
+
+/// What the tables of a statement decide.
+pub enum Outcome {
+    Routed(Target, String),
+    /// A multi-row INSERT: row indices per shard, sorted by shard.
+    Split {
+        rows: Vec<(ShardIdx, Vec<usize>)>,
+        why: String,
+    },
+}
+
+pub struct Eval<'a> {
+    pub map: &'a ShardMap,
+    pub values: Values<'a>,
+    pub lookups: &'a dyn Lookups,
+    /// Key hints, comment hints first: (column, value).
+    pub key_hints: &'a [(&'a str, &'a str)],
+    /// Directory lookups this route needs before it can be decided.
+    pub pending: Vec<(FunctionIdx, Vec<KeyValue>)>,
+}
+
+fn refuse(message: impl Into<String>, hint: impl Into<String>) -> RouteError {
+    RouteError::unsupported(message, hint)
+}
+
+fn key_desc(table: &str, columns: &[String], key: &[KeyValue]) -> String {
+    match (columns, key) {
+        ([c], [k]) => format!("{table}.{c} = {k}"),
+        _ => {
+            let k: Vec<String> = key.iter().map(ToString::to_string).collect();
+            format!("{table}.({}) = ({})", columns.join(", "), k.join(", "))
+        }
+    }
+}
+
+impl<'a> Eval<'a> {
+    pub fn names(&self, shards: &[ShardIdx]) -> String {
+        let n: Vec<&str> = shards.iter().filter_map(|s| self.map.shard(*s)).map(|s| s.name.as_str()).collect();
+        n.join(", ")
+    }
+
+    fn function(&self, idx: FunctionIdx) -> Result<&'a ShardingFunction, RouteError> {
+        self.map.function(idx).ok_or_else(|| refuse("the shard map names a missing sharding function", ""))
+    }
+
+    /// Places every key of `alts` (per alternative, per column: value alternatives).
+    /// `Ok(None)`: some value is unknown or there are too many keys — all shards.
+    /// `strict`: a key that no shard holds is an error (INSERT), not an empty match.
+    fn place(
+        &mut self,
+        function: FunctionIdx,
+        table: &str,
+        columns: &[String],
+        alts: &[Vec<Vec<Val>>],
+        strict: bool,
+        why: &mut String,
+    ) -> Result<Option<Vec<ShardIdx>>, RouteError> {
+        let f = self.function(function)?;
+        let mut shards = Vec::new();
+        for alt in alts {
+            let mut per_col: Vec<Vec<KeyValue>> = Vec::with_capacity(alt.len());
+            for ((vals, ty), col) in alt.iter().zip(&f.key_types).zip(columns) {
+                let mut keys = Vec::new();
+                for v in vals {
+                    match self.values.keys(v, *ty) {
+                        Ok(Some(k)) => keys.extend(k),
+                        Ok(None) => return Ok(None),
+                        Err(e) => {
+                            return Err(RouteError::BadKey {
+                                message: format!("{e} for {table}.{col}"),
+                                hint: format!("give {col} as a {} value", ty.as_str()),
+                            })
+                        }
+                    }
+                }
+                per_col.push(keys);
+            }
+            let total = per_col.iter().map(Vec::len).try_fold(1usize, usize::checked_mul);
+            if total.is_none_or(|t| t > MAX_KEYS) {
+                return Ok(None);
+            }
+            let mut idx = vec![0usize; per_col.len()];
+            if per_col.iter().any(Vec::is_empty) {
+                continue; // NULL or empty array: this alternative matches nothing
+            }
+            loop {
+                let key: Vec<KeyValue> =
+                    per_col.iter().zip(&idx).filter_map(|(vals, &i)| vals.get(i).cloned()).collect();
+                self.place_one(function, f, table, columns, key, strict, &mut shards, why)?;
+                if !advance(&mut idx, &per_col) {
+                    break;
+                }
+            }
+        }
+        shards.sort_unstable();
+        shards.dedup();
+        Ok(Some(shards))
+    }
+
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
+    fn place_one(
+        &mut self,
+        function: FunctionIdx,
+        f: &ShardingFunction,
+        table: &str,
+        columns: &[String],
+        key: Vec<KeyValue>,
+        strict: bool,
+        shards: &mut Vec<ShardIdx>,
+        why: &mut String,
+    ) -> Result<(), RouteError> {
+        let shard = match f.place(&key) {
+            Placement::Shard(s) => s,
+            Placement::Lookup => match self.lookups.get(function, &key) {
+                Some(name) => self.map.shard_by_name(name.as_str()).ok_or_else(|| {
+                    refuse(
+                        format!(
+                            "the directory places {} on shard {name}, which is not in the shard map",
+                            key_desc(table, columns, &key)
+                        ),
+                        "fix the directory entry or add the shard to the map",
+                    )
+                })?,
+                None => {
+                    self.pending.push((function, key));
+                    return Ok(());
+                }
+            },
+            Placement::NoShard { reason } if strict => {
+                return Err(refuse(
+                    format!("no shard holds {}: {reason}", key_desc(table, columns, &key)),
+                    format!("add the key to sharding function {} in the shard map", f.name),
+                ))
+            }
+            Placement::NoShard { .. } => return Ok(()),
+        };
+        if why.is_empty() {
+            *why = key_desc(table, columns, &key);
+        }
+        shards.push(shard);
+        Ok(())
+    }
+
+    /// The key hint as one alternative for `columns`, if it names all of them.
+    fn hinted(&self, columns: &[String]) -> Option<Vec<Vec<Vec<Val>>>> {
+        let tuple: Option<Vec<Vec<Val>>> = columns
+            .iter()
+            .map(|c| {
+                let (_, v) = self.key_hints.iter().find(|(k, _)| k == c)?;
+                Some(vec![Val::One { src: super::plan::Src::Text((*v).into()), negate: false }])
+            })
+            .collect();
+        tuple.map(|t| vec![t])
+    }
+
+    /// Routes a statement with tables.
+    pub fn tables(&mut self, kind: StatementKind, write: bool, t: &TablePlan) -> Result<Outcome, RouteError> {
+        if let Some(u) = t.instances.iter().find(|i| i.resolved == Resolved::Unknown) {
+            return Err(refuse(
+                format!("table {} is not in the shard map", u.display),
+                format!("add a rule for table {} to the shard map", u.display),
+            ));
+        }
+        let mut parts: Vec<Part> = Vec::new();
+        let mut split: Option<Vec<(usize, ShardIdx)>> = None;
+        if let Some(ins) = &t.insert {
+            let inst = instance(t, ins.instance)?;
+            let Resolved::Sharded { function, columns } = &inst.resolved else {
+                return Err(refuse("internal: INSERT rows for a table that is not sharded", ""));
+            };
+            let mut rows = Vec::with_capacity(ins.rows.len());
+            let mut why = String::new();
+            for (n, row) in ins.rows.iter().enumerate() {
+                let alts = [row.iter().map(|v| vec![v.clone()]).collect::<Vec<_>>()];
+                let mut one = String::new();
+                match self.place(*function, &inst.display, columns, &alts, true, &mut one)? {
+                    Some(s) if s.len() == 1 => rows.extend(s.first().map(|&s| (n, s))),
+                    Some(s) if s.is_empty() && !self.pending.is_empty() => {}
+                    _ => {
+                        return Err(refuse(
+                            format!(
+                                "row {} of the INSERT into {} has no usable {}",
+                                n + 1,
+                                inst.display,
+                                columns.join(", ")
+                            ),
+                            format!("give {} a non-NULL value", columns.join(", ")),
+                        ))
+                    }
+                }
+                if why.is_empty() {
+                    why = one;
+                }
+            }
+            let mut shards: Vec<ShardIdx> = rows.iter().map(|&(_, s)| s).collect();
+            shards.sort_unstable();
+            shards.dedup();
+            if shards.len() > 1 {
+                split = Some(rows);
+            }
+            parts.push(Part { table: inst.display.clone(), written: true, shards: Some(shards), why });
+        }
+        for g in &t.groups {
+            if t.insert.as_ref().is_some_and(|ins| g.members.contains(&ins.instance)) {
+                continue;
+            }
+            parts.push(self.group(kind, t, &g.members)?);
+        }
+        for inst in &t.instances {
+            if let Resolved::Pinned(s) = inst.resolved {
+                parts.push(Part {
+                    table: inst.display.clone(),
+                    written: inst.written,
+                    shards: Some(vec![s]),
+                    why: format!("{} is pinned", inst.display),
+                });
+            }
+        }
+        if !self.pending.is_empty() {
+            return Ok(Outcome::Routed(
+                Target::Lookup(std::mem::take(&mut self.pending)),
+                "directory lookup needed".into(),
+            ));
+        }
+        if let Some(r) = t.instances.iter().find(|i| i.written && i.resolved == Resolved::Reference) {
+            if let Some(p) = parts.first() {
+                return Err(refuse(
+                    format!("{} writes reference table {} from sharded table {}", kind.as_str(), r.display, p.table),
+                    "write reference tables with constants only",
+                ));
+            }
+            return Ok(Outcome::Routed(Target::All, format!("write to reference table {}", r.display)));
+        }
+        if let Some(rows) = split {
+            if parts.len() > 1 {
+                return Err(refuse(
+                    "a multi-row INSERT whose rows go to different shards may not read other sharded tables",
+                    "insert the rows of each shard separately",
+                ));
+            }
+            let why = self.split_reason(&rows);
+            return Ok(Outcome::Split { rows: rows_by_shard(&rows), why });
+        }
+        if kind == StatementKind::Insert && t.insert.is_none() {
+            if let Some(p) = parts.iter().find(|p| p.written && p.shards.is_none()) {
+                return Err(refuse(
+                    format!("INSERT … SELECT into {}: shardgate cannot tell which shard the rows belong to", p.table),
+                    format!(
+                        "add /* shardgate: shard=<name> */ or /* shardgate: {}=<value> */",
+                        key_columns(t, &p.table)
+                    ),
+                ));
+            }
+        }
+        let (target, why) = self.combine(kind, write, t, parts)?;
+        if let Some(ku) = &t.key_update {
+            self.check_key_update(t, ku, &target)?;
+        }
+        Ok(Outcome::Routed(target, why))
+    }
+
+    /// `UPDATE … SET <key> = v`: allowed only when the new key is on the statement's shard.
+    fn check_key_update(&mut self, t: &TablePlan, ku: &KeyUpdate, target: &Target) -> Result<(), RouteError> {
+        let inst = instance(t, ku.instance)?;
+        let Resolved::Sharded { function, columns } = &inst.resolved else { return Ok(()) };
+        let moved = || {
+            refuse(
+                format!(
+                    "UPDATE of {} changes the shard key {} to a value on another shard",
+                    inst.display,
+                    columns.join(", ")
+                ),
+                "moving a row between shards needs a DELETE on one shard and an INSERT on the other",
+            )
+        };
+        let shard = match target {
+            Target::Any => return Ok(()),
+            Target::Shard(s) => *s,
+            _ => return Err(moved()),
+        };
+        if ku.opaque {
+            return Err(moved());
+        }
+        // Unassigned key columns keep their value: known only when WHERE pins exactly one.
+        let single = |c: usize| -> Option<Val> {
+            match inst.keys.as_slice() {
+                [alt] => match alt.get(c).map(Vec::as_slice) {
+                    Some([v]) => Some(v.clone()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        let tuple: Option<Vec<Vec<Val>>> =
+            ku.assigned.iter().enumerate().map(|(c, a)| a.clone().or_else(|| single(c)).map(|v| vec![v])).collect();
+        let Some(tuple) = tuple else { return Err(moved()) };
+        let mut why = String::new();
+        match self.place(*function, &inst.display, columns, &[tuple], true, &mut why)? {
+            Some(s) if s == [shard] => Ok(()),
+            Some(s) if s.is_empty() && !self.pending.is_empty() => Ok(()),
+            _ => Err(moved()),
+        }
+    }
+
+    fn split_reason(&self, rows: &[(usize, ShardIdx)]) -> String {
+        let mut s: Vec<ShardIdx> = rows.iter().map(|r| r.1).collect();
+        s.sort_unstable();
+        s.dedup();
+        format!("rows of the INSERT go to {}", self.names(&s))
+    }
+
+    /// One co-location group: the keys of its most selective constrained member, else a key
+    /// hint, else all shards.
+    fn group(&mut self, kind: StatementKind, t: &TablePlan, members: &[u16]) -> Result<Part, RouteError> {
+        let mut best: Option<Part> = None;
+        let mut label = String::new();
+        let written = members.iter().any(|&m| t.instances.get(usize::from(m)).is_some_and(|i| i.written));
+        for &m in members {
+            let inst = instance(t, m)?;
+            if label.is_empty() {
+                label = inst.display.clone();
+            }
+            let Resolved::Sharded { function, columns } = &inst.resolved else { continue };
+            if !inst.constrained {
+                continue;
+            }
+            let mut why = String::new();
+            let Some(shards) = self.place(*function, &inst.display, columns, &inst.keys, false, &mut why)? else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|b| b.shards.as_ref().is_none_or(|s| shards.len() < s.len())) {
+                best = Some(Part { table: inst.display.clone(), written, shards: Some(shards), why });
+            }
+        }
+        if let Some(b) = best {
+            return Ok(b);
+        }
+        let first = members.first().and_then(|&m| t.instances.get(usize::from(m)));
+        if let Some(Instance { resolved: Resolved::Sharded { function, columns }, display, .. }) = first {
+            if let Some(alts) = self.hinted(columns) {
+                let mut why = String::new();
+                let shards = self.place(*function, display, columns, &alts, kind == StatementKind::Insert, &mut why)?;
+                return Ok(Part { table: display.clone(), written, shards, why: format!("hint {why}") });
+            }
+        }
+        Ok(Part { table: label, written, shards: None, why: String::new() })
+    }
+
+    fn combine(
+        &self,
+        kind: StatementKind,
+        write: bool,
+        t: &TablePlan,
+        parts: Vec<Part>,
+    ) -> Result<(Target, String), RouteError> {
+        let key_cols = |table: &str| key_columns(t, table);
+        let no_key_hint = |table: &str| {
+            let cols = key_cols(table);
+            format!("add `{cols} = <value>` to the WHERE clause, or /* shardgate: shard=<name> */")
+        };
+        match parts.as_slice() {
+            [] => Ok((Target::Any, "no sharded table".into())),
+            [p] => match &p.shards {
+                Some(s) if s.is_empty() => Ok((Target::Any, format!("{}: no row can match", p.why_or(&p.table)))),
+                Some(s) if s.len() == 1 => {
+                    Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), format!("{} → {}", p.why, self.names(s))))
+                }
+                Some(s) if !write => Ok((Target::Shards(s.clone()), format!("{} → {}", p.why, self.names(s)))),
+                Some(s) => Err(refuse(
+                    format!("{} on {} would touch shards {}", kind.as_str(), p.table, self.names(s)),
+                    "write one shard's rows per statement",
+                )),
+                None if !write => {
+                    let all: Vec<ShardIdx> = self.map.indices().collect();
+                    Ok((Target::Shards(all), format!("no shard key for {}: all shards", p.table)))
+                }
+                None if kind == StatementKind::Insert => Err(refuse(
+                    format!("INSERT … SELECT into {}: shardgate cannot tell which shard the rows belong to", p.table),
+                    format!("add /* shardgate: shard=<name> */ or /* shardgate: {}=<value> */", key_cols(&p.table)),
+                )),
+                None if self.map.broadcast_writes()
+                    && matches!(kind, StatementKind::Update | StatementKind::Delete) =>
+                {
+                    Ok((Target::All, format!("no shard key for {}: broadcast write", p.table)))
+                }
+                None => {
+                    Err(refuse(format!("{} on {} has no shard key", kind.as_str(), p.table), no_key_hint(&p.table)))
+                }
+            },
+            many => {
+                let mut shard: Option<ShardIdx> = None;
+                for p in many {
+                    match p.shards.as_deref() {
+                        Some([]) => {}
+                        Some([s]) if shard.is_none_or(|x| x == *s) => shard = Some(*s),
+                        _ => {
+                            let names: Vec<&str> = many.iter().map(|p| p.table.as_str()).collect();
+                            let unkeyed = many.iter().find(|p| p.shards.as_ref().is_none_or(|s| s.len() > 1));
+                            let hint = match unkeyed {
+                                Some(u) => no_key_hint(&u.table),
+                                None => {
+                                    "join the tables on their shard key, or query each shard's rows separately".into()
+                                }
+                            };
+                            return Err(refuse(
+                                format!(
+                                    "{} joins {} which are not co-located on one shard for these keys",
+                                    kind.as_str(),
+                                    names.join(" and ")
+                                ),
+                                hint,
+                            ));
+                        }
+                    }
+                }
+                let why: Vec<&str> = many.iter().filter(|p| !p.why.is_empty()).map(|p| p.why.as_str()).collect();
+                match shard {
+                    Some(s) => Ok((Target::Shard(s), format!("{} → {}", why.join(", "), self.names(&[s])))),
+                    None => Ok((Target::Any, "no row can match".into())),
+                }
+            }
+        }
+    }
+}
+
+impl Part {
+    fn why_or<'s>(&'s self, fallback: &'s str) -> &'s str {
+        if self.why.is_empty() {
+            fallback
+        } else {
+            &self.why
+        }
+    }
+}
+
+/// The key columns of a table of the plan, for hints.
+fn key_columns(t: &TablePlan, table: &str) -> String {
+    t.instances
+        .iter()
+        .find(|i| i.display == table)
+        .and_then(|i| match &i.resolved {
+            Resolved::Sharded { columns, .. } => Some(columns.join(", ")),
+            _ => None,
+        })
+        .unwrap_or_else(|| "the shard key".into())
+}
+
+fn instance(t: &TablePlan, i: u16) -> Result<&Instance, RouteError> {
+    t.instances.get(usize::from(i)).ok_or_else(|| refuse("internal: plan names a missing table", ""))
+}
+
+/// Row indices per shard, for rendering a split.
+pub fn rows_by_shard(rows: &[(usize, ShardIdx)]) -> Vec<(ShardIdx, Vec<usize>)> {
+    let mut out: Vec<(ShardIdx, Vec<usize>)> = Vec::new();
+    for &(row, shard) in rows {
+        match out.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, v)) => v.push(row),
+            None => out.push((shard, vec![row])),
+        }
+    }
+    out.sort_by_key(|(s, _)| *s);
+    out
+}
+
+/// Next combination of one value per column (an odometer); `false` after the last.
+fn advance(idx: &mut [usize], per_col: &[Vec<KeyValue>]) -> bool {
+    for (i, vals) in idx.iter_mut().zip(per_col).rev() {
+        *i += 1;
+        if *i < vals.len() {
+            return true;
+        }
+        *i = 0;
+    }
+    false
+}
