@@ -96,6 +96,9 @@ impl TxControl {
     /// Reads a single statement's first words. `ROLLBACK TO`, `ROLLBACK PREPARED`, `COMMIT
     /// PREPARED` and `… AND CHAIN` are not plain transaction ends.
     pub fn of(sql: &str) -> Option<Self> {
+        // Only a query that is this one statement: `BEGIN; INSERT …; COMMIT` is routed whole.
+        let mut stmts = crate::router::lexer::statements(sql);
+        let (Some(sql), None) = (stmts.next(), stmts.next()) else { return None };
         let mut w = Words::new(sql);
         let first = w.next()?;
         let second = w.next();
