@@ -19,14 +19,16 @@ use crate::shardmap::{FunctionIdx, FunctionKind, KeyValue, ShardMap, ShardName, 
 /// How long one directory query may take, connection included.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// (function name, key) → (shard, when it was fetched).
+type Cache = HashMap<(String, Vec<KeyValue>), (ShardName, Instant)>;
+
 #[derive(Default)]
 pub struct Directory {
-    /// (function name, key) → (shard, when it was fetched).
-    cache: Mutex<HashMap<(String, Vec<KeyValue>), (ShardName, Instant)>>,
+    cache: Mutex<Cache>,
 }
 
 impl Directory {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Vec<KeyValue>), (ShardName, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         match self.cache.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
