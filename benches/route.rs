@@ -74,6 +74,21 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // For comparison: sqlparser alone on the same kind of fresh text.
+    let mut q = 0u64;
+    g.bench_function("parse_only", |b| {
+        b.iter(|| {
+            q += 1;
+            let sql = format!(
+                "SELECT r.id, r.arrival FROM reservations r{q} JOIN guests g ON g.tenant_id = r{q}.tenant_id \
+                 WHERE r{q}.tenant_id = $1 AND r{q}.status = $2"
+            );
+            black_box(
+                sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql).map(|v| v.len()),
+            )
+        })
+    });
+
     let mut s = 0u64;
     g.bench_function("simple_varying_literals", |b| {
         b.iter(|| {
