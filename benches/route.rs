@@ -2,7 +2,8 @@
 //! keyed by aid):
 //! - `cached_extended`: extended-protocol statements whose plans are cached, new values each
 //!   time (the steady state of an application using prepared statements);
-//! - `uncached`: a statement text never seen before (parse + plan + route);
+//! - `uncached`, `uncached_point_select`: a statement text never seen before (parse + plan +
+//!   route), a two-table join and a point select; `parse_only`: sqlparser alone on the join;
 //! - `simple_varying_literals`: simple-protocol statements that differ only in literals, after
 //!   the first (pgbench -S style): normalise + cached plan + route.
 
@@ -71,6 +72,32 @@ fn bench(c: &mut Criterion) {
             let values: [Option<&[u8]>; 2] = [Some(b"42"), Some(b"booked")];
             let p = Params { types: &[], formats: &[], values: &values };
             black_box(r.route(&sql, Some(&p), &ctx))
+        })
+    });
+
+    let mut pu = 0u64;
+    g.bench_function("uncached_point_select", |b| {
+        b.iter(|| {
+            pu += 1;
+            let sql = format!("SELECT * FROM reservations r{pu} WHERE r{pu}.tenant_id = $1");
+            let values: [Option<&[u8]>; 1] = [Some(b"42")];
+            let p = Params { types: &[], formats: &[], values: &values };
+            black_box(r.route(&sql, Some(&p), &ctx))
+        })
+    });
+
+    // For comparison: sqlparser alone on the same kind of fresh text.
+    let mut q = 0u64;
+    g.bench_function("parse_only", |b| {
+        b.iter(|| {
+            q += 1;
+            let sql = format!(
+                "SELECT r.id, r.arrival FROM reservations r{q} JOIN guests g ON g.tenant_id = r{q}.tenant_id \
+                 WHERE r{q}.tenant_id = $1 AND r{q}.status = $2"
+            );
+            black_box(
+                sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql).map(|v| v.len()),
+            )
         })
     });
 

@@ -159,7 +159,11 @@ impl Router {
                     body: Body::Unparsable("several statements in one extended-protocol query".into()),
                 },
             },
-            Err(e) => Plan { kind: StatementKind::Utility, write: true, body: Body::Unparsable(e.to_string()) },
+            Err(e) => utility_fallback(text).unwrap_or(Plan {
+                kind: StatementKind::Utility,
+                write: true,
+                body: Body::Unparsable(e.to_string()),
+            }),
         }
     }
 
@@ -221,6 +225,24 @@ fn is_normalisable(plan: &Plan) -> bool {
         Body::Tables(t) => t.insert.as_ref().is_none_or(|i| i.statement.is_none()),
         _ => true,
     }
+}
+
+/// Statements sqlparser does not parse but whose first word says they touch no table (e.g.
+/// `SET CONSTRAINTS ALL DEFERRED`, `CHECKPOINT`): routing them needs no parse.
+fn utility_fallback(text: &str) -> Option<Plan> {
+    let first = lexer::Words::new(text).next()?.to_ascii_lowercase();
+    let (kind, write, body) = match first.as_str() {
+        "set" | "reset" => (StatementKind::Set, false, Body::NoTable),
+        "begin" | "start" | "commit" | "end" | "abort" | "rollback" | "savepoint" | "release" => {
+            (StatementKind::Transaction, false, Body::NoTable)
+        }
+        "show" | "discard" | "deallocate" | "listen" | "unlisten" | "notify" | "close" => {
+            (StatementKind::Utility, false, Body::NoTable)
+        }
+        "checkpoint" => (StatementKind::Utility, true, Body::Everywhere),
+        _ => return None,
+    };
+    Some(Plan { kind, write, body })
 }
 
 /// Without a plan: whether a statement may write, erring towards yes.

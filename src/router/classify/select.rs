@@ -147,10 +147,9 @@ impl Analyzer<'_> {
                 self.walk_from_item(table_with_joins);
                 self.add_opaque(alias.as_ref().map(|a| ident(&a.name)));
             }
-            other => {
-                self.expression_subqueries(other);
-                self.add_opaque(None);
-            }
+            // UNNEST, table functions…: their subqueries are found by the enclosing SELECT's
+            // expression walk (elsewhere, the relation count refuses them).
+            _ => self.add_opaque(None),
         }
     }
 }

@@ -295,3 +295,33 @@ fn multi_statement_queries_go_to_one_place_or_are_refused() {
     assert_refused(&route, "statements of one query go to different shards", "separate queries");
     assert_eq!(simple(&r, "BEGIN; CREATE TABLE x (a int); COMMIT").target, Target::All);
 }
+
+#[test]
+fn session_and_transaction_statements_route_even_when_sqlparser_cannot_parse_them() {
+    let r = router();
+    for sql in [
+        "SHOW ALL",
+        "SHOW TRANSACTION ISOLATION LEVEL",
+        "NOTIFY ch, 'x'",
+        "SET LOCAL statement_timeout = 5",
+        "SET TIME ZONE 'UTC'",
+        "BEGIN READ ONLY",
+        "ABORT",
+        "END",
+        "CHECKPOINT",
+        "VACUUM",
+        "ANALYZE reservations",
+        "CLOSE ALL",
+        "DEALLOCATE PREPARE x",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+        "SET CONSTRAINTS ALL DEFERRED",
+        "RESET search_path",
+        "DISCARD PLANS",
+        "SELECT set_config('a', 'b', false)",
+        "SELECT pg_advisory_lock(1)",
+    ] {
+        let route = simple(&r, sql);
+        assert!(matches!(route.target, Target::Any | Target::All), "{sql}: {route:?}");
+    }
+}
