@@ -24,6 +24,7 @@ pub mod pool;
 pub mod protocol;
 pub mod reload;
 pub mod router;
+pub mod scatter;
 pub mod server;
 pub mod session;
 pub mod shardmap;
