@@ -119,6 +119,8 @@ pub struct DatabaseConfig {
     /// The router for this map version, with its plan cache; rebuilt with every reload so a
     /// cached plan never outlives the map it was made for.
     pub router: Arc<crate::router::Router>,
+    /// Merge plans of cross-shard reads, cached by text like the router's plans.
+    pub scatter: Arc<crate::scatter::planner::Planner>,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -131,7 +133,8 @@ impl DatabaseConfig {
     pub fn new(name: String, map_path: PathBuf, map: ShardMap) -> Self {
         let map = Arc::new(map);
         let router = Arc::new(crate::router::Router::new(map.clone()));
-        Self { name, map_path, map, router }
+        let scatter = Arc::new(crate::scatter::planner::Planner::new());
+        Self { name, map_path, map, router, scatter }
     }
 }
 

@@ -7,6 +7,7 @@ use crate::error::{ClientError, Side};
 use crate::pool::PoolError;
 use crate::protocol::ProtocolError;
 use crate::router::RouteError;
+use crate::scatter::ScatterError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontendError {
@@ -48,6 +49,11 @@ pub enum FrontendError {
     Pool(#[from] PoolError),
     #[error(transparent)]
     Route(#[from] RouteError),
+    #[error(transparent)]
+    Scatter(#[from] ScatterError),
+    /// A shard failed during a cross-shard read: its own error, named.
+    #[error("shard {shard}: {message}")]
+    ShardFailed { shard: String, code: String, message: String, hint: Option<String> },
     /// A statement of an open transaction (or of one extended batch that already executed
     /// something) routes to another shard than the one the transaction runs on.
     #[error("this transaction runs on shard {held}, but the statement routes to {wanted}: transactions across shards are not supported")]
@@ -83,6 +89,8 @@ impl ClientError for FrontendError {
             Self::ServerLost(_) | Self::QueryTimeout => SqlState::CONNECTION_FAILURE,
             Self::Pool(e) => e.sqlstate(),
             Self::Route(e) => e.sqlstate(),
+            Self::Scatter(e) => e.sqlstate(),
+            Self::ShardFailed { code, .. } => SqlState::from_code(code),
             Self::CrossShard { .. } => SqlState::FEATURE_NOT_SUPPORTED,
             Self::Fanout { code, .. } => SqlState::from_code(code),
             Self::Lookup(_) => SqlState::CONNECTION_EXCEPTION,
@@ -100,6 +108,7 @@ impl ClientError for FrontendError {
             },
             Self::Pool(e) => e.client_message(),
             Self::Route(e) => e.client_message(),
+            Self::Scatter(e) => e.client_message(),
             other => other.to_string(),
         }
     }
@@ -113,6 +122,8 @@ impl ClientError for FrontendError {
             Self::TooManyClients(_) => Some("raise pool.max_client_conn or close idle clients".into()),
             Self::Pool(e) => e.hint(),
             Self::Route(e) => e.hint(),
+            Self::Scatter(e) => e.hint(),
+            Self::ShardFailed { hint, .. } => hint.clone(),
             Self::CrossShard { .. } => Some(
                 "keep each transaction on one shard key (e.g. one tenant_id), or send the statements outside a transaction; \
                  ROLLBACK to end this transaction"
@@ -131,6 +142,8 @@ impl ClientError for FrontendError {
             | Self::PreparedMissing(_)
             | Self::Pool(_)
             | Self::Route(_)
+            | Self::Scatter(_)
+            | Self::ShardFailed { .. }
             | Self::CrossShard { .. }
             | Self::Fanout { .. }
             | Self::Lookup(_)
@@ -155,7 +168,12 @@ impl ClientError for FrontendError {
 
     fn side(&self) -> Side {
         match self {
-            Self::ServerLost(_) | Self::QueryTimeout | Self::Fanout { .. } | Self::Lookup(_) => Side::Server,
+            Self::ServerLost(_)
+            | Self::QueryTimeout
+            | Self::Fanout { .. }
+            | Self::Lookup(_)
+            | Self::ShardFailed { .. } => Side::Server,
+            Self::Scatter(e) => e.side(),
             Self::Pool(e) => e.side(),
             Self::TooManyClients(_) | Self::ShuttingDown => Side::Internal,
             _ => Side::Client,

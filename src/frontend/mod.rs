@@ -14,6 +14,7 @@ mod prepared;
 mod relay;
 mod requests;
 mod routing;
+mod scatter;
 
 pub use cancel::CancelRegistry;
 pub use error::FrontendError;

@@ -401,6 +401,14 @@ impl Client {
 
     async fn on_describe(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let d = describe::parse(&frame.body())?;
+        if d.target == Target::Portal && d.name.is_empty() {
+            if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.clone() {
+                if let Err(e) = self.scatter_describe(&job).await {
+                    return self.refuse(e, false).await;
+                }
+                return Ok(());
+            }
+        }
         if d.target == Target::Statement && d.name.is_empty() && self.routing.is_sharded() {
             // Every shard has the same schema: any server describes the statement.
             if let Err(e) = self.ensure_server().await {
@@ -440,6 +448,20 @@ impl Client {
                 }
                 Some(PortalAnswer::Broadcast(sql)) => {
                     if let Err(e) = self.broadcast(&sql, false).await {
+                        return self.refuse(e, false).await;
+                    }
+                    return Ok(());
+                }
+                Some(PortalAnswer::Scatter(job)) => {
+                    let max_rows = frame.body().get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, i32::from_be_bytes);
+                    if max_rows != 0 {
+                        let e = crate::scatter::ScatterError::unsupported(
+                            "fetching a cross-shard read in batches (Execute with a row limit)",
+                            "fetch all rows at once (e.g. no JDBC fetch size outside transactions)",
+                        );
+                        return self.refuse(e.into(), false).await;
+                    }
+                    if let Err(e) = self.scatter(&job, false, false).await {
                         return self.refuse(e, false).await;
                     }
                     return Ok(());
@@ -531,6 +553,11 @@ impl Client {
         let values = bind.values()?;
         let params = Params { types: &types, formats: &values.formats, values: &values.values };
         let decision = self.route_statement(sql, Some(&params), false).await?;
+        if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.as_mut() {
+            if let Some(p) = job.params.as_mut() {
+                p.results = values.results.clone();
+            }
+        }
         if matches!(decision, Decision::Proceed) && bind.statement.is_empty() {
             self.send_unnamed_parse();
         }

@@ -82,6 +82,8 @@ pub(super) enum PortalAnswer {
     TxControl(TxControl),
     /// A parameterless statement for every shard (DDL through the extended protocol).
     Broadcast(String),
+    /// A read across shards, merged by the proxy.
+    Scatter(Box<super::scatter::ScatterJob>),
 }
 
 /// Transaction control the proxy may answer itself while no server is held.
@@ -207,12 +209,7 @@ impl Client {
             Target::Any => self.default_shard(),
             Target::Shards(v) if v.len() == 1 => v[0],
             Target::Shards(v) => {
-                let names: Vec<String> = v.iter().map(|s| self.routing.shard_name(*s)).collect();
-                let e = RouteError::unsupported(
-                    format!("this read spans shards {} and cross-shard reads are not supported yet", names.join(", ")),
-                    "add the shard key (e.g. tenant_id = <value>) to the WHERE clause, or pin a shard with /* shardgate: shard=<name> */",
-                );
-                self.refuse(e.into(), simple).await?;
+                self.start_scatter(sql, v, params, simple).await?;
                 return Ok(Decision::Handled);
             }
             Target::All => {
@@ -268,6 +265,46 @@ impl Client {
             }
         };
         self.use_shard(shard, simple).await
+    }
+
+    /// A read on several shards: run now (simple protocol), or at Execute (the Bind is
+    /// answered here; its result formats are added by the caller).
+    async fn start_scatter(
+        &mut self,
+        sql: &str,
+        shards: Vec<ShardIdx>,
+        params: Option<&Params<'_>>,
+        simple: bool,
+    ) -> Result<(), FrontendError> {
+        if !self.outside_transaction().await? {
+            let e = crate::scatter::ScatterError::unsupported(
+                format!("a read across shards ({} shards) inside a transaction", shards.len()),
+                "run cross-shard reads outside transactions, or add the shard key (e.g. tenant_id = <value>) to the WHERE clause",
+            );
+            return self.refuse(e.into(), simple).await;
+        }
+        let plan = self.routing.db.scatter.plan(sql);
+        if let Err(e) = plan.as_ref() {
+            return self.refuse(e.clone().into(), simple).await;
+        }
+        let bound = params.map(|p| super::scatter::BoundParams {
+            types: p.types.to_vec(),
+            formats: p.formats.to_vec(),
+            values: p.values.iter().map(|v| v.map(bytes::Bytes::copy_from_slice)).collect(),
+            results: Vec::new(),
+        });
+        let job = super::scatter::ScatterJob { sql: sql.to_string(), plan, shards, params: bound };
+        if simple {
+            if let Err(e) = self.scatter(&job, true, true).await {
+                self.refuse(e, true).await?;
+            }
+        } else {
+            self.portal_answer = Some(PortalAnswer::Scatter(Box::new(job)));
+            let mut b = bytes::BytesMut::new();
+            build::bind_complete(&mut b);
+            self.synthetic(b.freeze());
+        }
+        Ok(())
     }
 
     /// Routes, resolving directory lookups (which need I/O the router must not do) until the

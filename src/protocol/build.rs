@@ -185,6 +185,72 @@ pub fn query(out: &mut BytesMut, sql: &str) {
     message(out, b'Q', |b| cstr(b, sql.as_bytes()));
 }
 
+/// Parse of an unnamed or named statement with explicit parameter type OIDs.
+pub fn parse(out: &mut BytesMut, name: &str, sql: &str, param_types: &[u32]) {
+    message(out, b'P', |b| {
+        cstr(b, name.as_bytes());
+        cstr(b, sql.as_bytes());
+        b.put_i16(param_types.len() as i16);
+        for t in param_types {
+            b.put_u32(*t);
+        }
+    });
+}
+
+/// Bind of `statement` into `portal` with the given parameter formats, values (`None` =
+/// NULL) and result formats.
+pub fn bind<'a>(
+    out: &mut BytesMut,
+    portal: &str,
+    statement: &str,
+    formats: &[i16],
+    values: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    results: &[i16],
+) {
+    message(out, b'B', |b| {
+        cstr(b, portal.as_bytes());
+        cstr(b, statement.as_bytes());
+        b.put_i16(formats.len() as i16);
+        for f in formats {
+            b.put_i16(*f);
+        }
+        b.put_i16(values.len() as i16);
+        for v in values {
+            match v {
+                Some(v) => {
+                    b.put_i32(v.len() as i32);
+                    b.put_slice(v);
+                }
+                None => b.put_i32(-1),
+            }
+        }
+        b.put_i16(results.len() as i16);
+        for f in results {
+            b.put_i16(*f);
+        }
+    });
+}
+
+/// Describe of a statement (`b'S'`) or portal (`b'P'`).
+pub fn describe(out: &mut BytesMut, kind: u8, name: &str) {
+    message(out, b'D', |b| {
+        b.put_u8(kind);
+        cstr(b, name.as_bytes());
+    });
+}
+
+/// Execute of `portal`; `max_rows` 0 = all rows.
+pub fn execute(out: &mut BytesMut, portal: &str, max_rows: i32) {
+    message(out, b'E', |b| {
+        cstr(b, portal.as_bytes());
+        b.put_i32(max_rows);
+    });
+}
+
+pub fn no_data(out: &mut BytesMut) {
+    message(out, b'n', |_| {});
+}
+
 pub fn sync(out: &mut BytesMut) {
     message(out, b'S', |_| {});
 }

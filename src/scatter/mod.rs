@@ -2,10 +2,19 @@
 //! shards and how their answers combine), value decoding and comparison as PostgreSQL does
 //! them, and the merge state. Only this module decodes DataRow values.
 //!
-//! Planning is pure; the frontend feeds the shards' frames in and writes what comes out.
+//! Planning and merging are pure; `shard.rs` is the one task that talks to a server, and the
+//! frontend (`frontend/scatter.rs`) drives it and writes what comes out.
 
+pub mod analyse;
 pub mod error;
+pub mod group;
+pub mod having;
+pub mod layout;
+pub mod merge;
 pub mod plan;
+pub mod planner;
+pub mod shard;
+pub mod value;
 
 pub use error::ScatterError;
 pub use plan::MergePlan;

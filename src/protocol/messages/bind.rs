@@ -48,6 +48,8 @@ impl Bind {
 pub struct BindValues<'a> {
     pub formats: Vec<i16>,
     pub values: Vec<Option<&'a [u8]>>,
+    /// Result column format codes: none = all text, one = for every column, else per column.
+    pub results: Vec<i16>,
 }
 
 impl Bind {
@@ -63,7 +65,12 @@ impl Bind {
         for _ in 0..nvalues {
             values.push(c.value()?);
         }
-        Ok(BindValues { formats, values })
+        let nresults = c.i16()?.max(0) as usize;
+        let mut results = Vec::with_capacity(nresults);
+        for _ in 0..nresults {
+            results.push(c.i16()?);
+        }
+        Ok(BindValues { formats, values, results })
     }
 }
 

@@ -4,11 +4,13 @@
 pub mod bind;
 pub mod close;
 pub mod command_complete;
+pub mod data_row;
 pub mod describe;
 pub mod error_response;
 pub mod parse;
 pub mod query;
 pub mod ready_for_query;
+pub mod row_description;
 
 /// Frontend message type bytes.
 pub mod tag {
