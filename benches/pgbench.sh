@@ -30,6 +30,8 @@
 #                   shardgate routing over 4 shards (4 databases of the same cluster, split by
 #                   PostgreSQL's hash of tenant_id), compared with the single-shard pooler
 #   TENANTS         rows of the tenant workload's table [100000]
+#   SHARD_POOL_SIZE server connections per shard for `sharded` [POOL_SIZE/4: the four
+#                   shards share one PostgreSQL, so equal totals compare the proxies fairly]
 #
 # Requirements: Linux, bash, cargo; PostgreSQL server binaries (13 or newer) and pgbouncer are
 # installed with apt-get when missing. Run as root (server programs are then started as the
@@ -54,6 +56,10 @@ LOGS_OUT=${OUT%.md}-logs
 BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
 WORKLOAD=${WORKLOAD:-select-only}
 TENANTS=${TENANTS:-100000}
+# The four shards share one PostgreSQL here, so by default they share the single shard's
+# server connections too (POOL_SIZE/4 each): the comparison then measures the proxy, not 4×
+# as many backends competing for the same cores.
+SHARD_POOL_SIZE=${SHARD_POOL_SIZE:-$(( POOL_SIZE / 4 > 0 ? POOL_SIZE / 4 : 1 ))}
 TARGETS=(direct shardgate pgbouncer)
 if [ "$WORKLOAD" = tenant ]; then
     TARGETS=(direct shardgate sharded pgbouncer)
@@ -318,6 +324,12 @@ users:
   - name: bench
     password: bench
     auth: scram-sha-256
+  - name: bench4
+    password: bench
+    auth: scram-sha-256
+    server_user: bench
+    server_password: bench
+    pool_size: $SHARD_POOL_SIZE
 pool:
   mode: transaction
   size: $POOL_SIZE
@@ -388,6 +400,10 @@ target_port() {
     esac
 }
 
+target_user() {
+    if [ "$1" = sharded ]; then echo bench4; else echo bench; fi
+}
+
 target_db() {
     if [ "$1" = sharded ]; then echo bench4; else echo bench; fi
 }
@@ -423,7 +439,7 @@ run_one() {
     if [ "$#" -gt 0 ]; then label="$mode $*"; fi
     log="$WORK/runs/r${round}-${target}-${mode}$(printf '%s' "$*" | tr -d ' ')-c${clients}.log"
     # shellcheck disable=SC2046 # workload_args is two words on purpose
-    local cmd=("$PGBENCH" -n $(workload_args) -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U bench "$(target_db "$target")")
+    local cmd=("$PGBENCH" -n $(workload_args) -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U "$(target_user "$target")" "$(target_db "$target")")
     status=0
     # A generous limit: a run that hangs must not hang the whole benchmark.
     # Run in the background and wait, so that a TERM to this script is acted on at once.
@@ -474,7 +490,7 @@ if [ "$WARMUP" -gt 0 ]; then
     for target in "${TARGETS[@]}"; do
         # shellcheck disable=SC2046
         timeout 60 "$PGBENCH" -n $(workload_args) -T "$WARMUP" -c 16 -j "$JOBS" -h 127.0.0.1 -p "$(target_port "$target")" \
-            -U bench "$(target_db "$target")" >"$WORK/runs/warmup-$target.log" 2>&1 \
+            -U "$(target_user "$target")" "$(target_db "$target")" >"$WORK/runs/warmup-$target.log" 2>&1 \
             || say "  warm-up against $target failed; see the logs"
     done
 fi
@@ -588,6 +604,7 @@ REPORT=$(
     echo "- PostgreSQL $PG_VERSION (fsync=off, shared_buffers=128MB, max_connections=300), pgbench scale $SCALE"
     echo "- PgBouncer $PB_VERSION; shardgate $COMMIT"
     echo "- pool size $POOL_SIZE server connections (shardgate pool.size, PgBouncer default_pool_size), transaction mode, SCRAM-SHA-256 everywhere, loopback TCP, sslmode=disable"
+    if [ "$WORKLOAD" = tenant ]; then echo "- 4 shards: $SHARD_POOL_SIZE server connections per shard (user bench4), so all targets use at most $POOL_SIZE backends of the one PostgreSQL"; fi
     echo "- each cell: \`pgbench -n -S -T $DURATION -c <clients> -j min($JOBS,<clients>) -M <mode>\`, median of $ROUNDS round(s); targets interleaved per cell"
     echo "- command: \`WORKLOAD=$WORKLOAD DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE benches/pgbench.sh\`"
     echo
