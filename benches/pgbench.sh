@@ -30,6 +30,9 @@
 #                   shardgate routing over 4 shards (4 databases of the same cluster, split by
 #                   PostgreSQL's hash of tenant_id), compared with the single-shard pooler
 #   TENANTS         rows of the tenant workload's table [100000]
+#   SCATTER=1       tenant workload: also read every row across the 4 shards (and ORDER BY …
+#                   LIMIT, aggregates), timed, with the proxy's peak RSS (use TENANTS=10000000
+#                   for the 10-million-row figure)
 #   SHARD_POOL_SIZE server connections per shard for `sharded` [POOL_SIZE/4: the four
 #                   shards share one PostgreSQL, so equal totals compare the proxies fairly]
 #
@@ -513,6 +516,43 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 LOADAVG_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# --- cross-shard reads: streaming at constant proxy memory ------------------------------------
+# SCATTER=1 (tenant workload): every row of tenant_accounts read through the 4-shard target
+# (a scatter: no key) and straight from the whole table, timed, while the proxy's resident
+# memory is sampled; then the same for an ORDER BY … LIMIT merge.
+SCATTER_REPORT=""
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# scatter_run LABEL PORT USER DB SQL: seconds and peak proxy RSS while psql reads everything.
+scatter_run() {
+    local label=$1 port=$2 user=$3 db=$4 sql=$5 start end peak=0 now pid
+    start=$(date +%s.%N)
+    "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$port" -U "$user" -d "$db" -c "$sql" >/dev/null &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        now=$(rss_kb "$SG_PID")
+        [ "$now" -gt "$peak" ] && peak=$now
+        sleep 0.05
+    done
+    wait "$pid" || die "scatter run failed: $label"
+    end=$(date +%s.%N)
+    SCATTER_REPORT+="| $label | $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') | $((peak / 1024)) |"$'\n'
+}
+if [ "$WORKLOAD" = tenant ] && [ "${SCATTER:-}" = 1 ]; then
+    say "scatter: $TENANTS rows across 4 shards, proxy RSS sampled"
+    idle_rss=$(rss_kb "$SG_PID")
+    SCATTER_REPORT+="| proxy idle | – | $((idle_rss / 1024)) |"$'\n'
+    scatter_run "direct, one table: SELECT *" "$PG_PORT" bench bench "SELECT * FROM tenant_accounts"
+    scatter_run "shardgate, 4 shards: SELECT * (scatter)" "$SG_PORT" bench4 bench4 "SELECT * FROM tenant_accounts"
+    scatter_run "direct: ORDER BY tenant_id DESC LIMIT 20" "$PG_PORT" bench bench \
+        "SELECT * FROM tenant_accounts ORDER BY tenant_id DESC LIMIT 20"
+    scatter_run "shardgate, 4 shards: ORDER BY tenant_id DESC LIMIT 20" "$SG_PORT" bench4 bench4 \
+        "SELECT * FROM tenant_accounts ORDER BY tenant_id DESC LIMIT 20"
+    scatter_run "direct: count(*), sum, avg" "$PG_PORT" bench bench \
+        "SELECT count(*), sum(balance), avg(tenant_id) FROM tenant_accounts"
+    scatter_run "shardgate, 4 shards: count(*), sum, avg" "$SG_PORT" bench4 bench4 \
+        "SELECT count(*), sum(balance), avg(tenant_id) FROM tenant_accounts"
+fi
+
 # --- the report ----------------------------------------------------------------------------
 # median LABEL CLIENTS TARGET: the median TPS over the rounds, "fail" if any run failed,
 # "n/a" if the target did not take part.
@@ -626,6 +666,14 @@ REPORT=$(
     echo '```'
     per_round
     echo '```'
+    if [ -n "$SCATTER_REPORT" ]; then
+        echo
+        echo "## cross-shard reads of $TENANTS rows (psql, output discarded)"
+        echo
+        echo "| read | seconds | proxy peak RSS MiB |"
+        echo "|---|---:|---:|"
+        printf '%s' "$SCATTER_REPORT"
+    fi
 )
 mkdir -p "$(dirname "$OUT")"
 printf '%s\n' "$REPORT" >"$OUT"
