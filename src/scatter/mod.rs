@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod plan;
+pub mod value;
 
 pub use error::ScatterError;
 pub use plan::MergePlan;
