@@ -11,6 +11,12 @@ const SIGN_NAN: u16 = 0xC000;
 const SIGN_PINF: u16 = 0xD000;
 const SIGN_NINF: u16 = 0xF000;
 
+/// The display scale `numeric_send` reports for ±Infinity. It is not a scale: the server
+/// reads the scale of a special value out of header bits meant for its short format, and for
+/// the infinities those bits happen to spell 32 (for NaN, 0). Clients ignore it, but the
+/// proxy sends the server's bytes exactly (checked against PostgreSQL 15).
+const INFINITY_DSCALE: u16 = 32;
+
 const BAD: ValueError = ValueError::Binary { type_name: "numeric" };
 
 impl Numeric {
@@ -65,7 +71,8 @@ impl Numeric {
         let (ndigits, weight, dscale, digits) = match d {
             // Decimal::new keeps weight within i16 and dscale within 14 bits.
             Some(d) => (d.digits.len() as u16, d.weight as i16, d.dscale as u16, &d.digits[..]),
-            None => (0, 0, 0, &[][..]),
+            None if sign == SIGN_NAN => (0, 0, 0, &[][..]),
+            None => (0, 0, INFINITY_DSCALE, &[][..]),
         };
         out.extend_from_slice(&ndigits.to_be_bytes());
         out.extend_from_slice(&weight.to_be_bytes());

@@ -121,6 +121,15 @@ fn binary_round_trips_and_matches_the_wire_layout() {
         num(s).write_binary(&mut out);
         assert_eq!(Numeric::parse_binary(&out).unwrap(), num(s), "{s}");
     }
+    // As numeric_send writes the specials (the infinities' "scale" of 32 included).
+    let special = |s: &str| {
+        let mut out = Vec::new();
+        num(s).write_binary(&mut out);
+        out
+    };
+    assert_eq!(special("Infinity"), [0, 0, 0, 0, 0xD0, 0, 0, 32]);
+    assert_eq!(special("-Infinity"), [0, 0, 0, 0, 0xF0, 0, 0, 32]);
+    assert_eq!(special("NaN"), [0, 0, 0, 0, 0xC0, 0, 0, 0]);
     // Digits hidden by the display scale are dropped on receipt; bad fields are refused.
     let hidden = [0, 2, 0, 0, 0, 0, 0, 1, 0, 1, 0x13, 0x89];
     assert_eq!(text(&Numeric::parse_binary(&hidden).unwrap()), "1.5");
