@@ -104,8 +104,10 @@ fn equals_dyadic(d: u64, k: i32, odd: u64, t: i32) -> bool {
     product == u128::from(odd)
 }
 
-/// `shortest` (Rust's `{:e}`) unless it is a halfway point; then the first longer correctly
-/// rounded candidate that is not one and still reads back as the same float.
+/// The digits PostgreSQL prints. Rust's shortest (`{:e}`) gives the length; at that length
+/// PostgreSQL takes the value rounded to nearest with ties to even (Rust's shortest mode breaks
+/// ties upwards: 2533424.25f32 is 2.5334243e6 there, 2.5334242e+06 in PostgreSQL), and when
+/// that is a halfway point, or does not read back, the next length.
 fn not_halfway(
     shortest: String,
     with_digits: impl Fn(usize) -> String,
@@ -122,11 +124,8 @@ fn not_halfway(
             Err(_) => false,
         }
     };
-    if !is_halfway(&shortest) {
-        return shortest;
-    }
-    let shown = shortest.split_once('e').map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
-    (shown + 1..=max_digits)
+    let shown = shortest.split_once('e').map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    (shown.max(1)..=max_digits)
         .map(with_digits)
         .find(|candidate| !is_halfway(candidate) && parses_back(candidate))
         .map(|candidate| trim_mantissa_zeros(&candidate))
