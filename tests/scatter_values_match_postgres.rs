@@ -47,21 +47,154 @@ fn cases() -> Vec<Case> {
         case("int4", oid::INT4, &["-2147483648", "2147483647", "0", "42", "-42"]),
         case("int8", oid::INT8, &["-9223372036854775808", "9223372036854775807", "0", "-1", "4294967296"]),
         case("oid", oid::OID, &["0", "1", "4294967295", "2147483648", "2147483647"]),
-        case("float4", oid::FLOAT4, &["NaN", "Infinity", "-Infinity", "-0", "0", "1.5", "1e-45", "3.4028235e38", "-1e-10", "0.1", "1e6", "123456"]),
-        case("float8", oid::FLOAT8, &["NaN", "Infinity", "-Infinity", "-0", "0", "1e300", "-1e-300", "0.1", "5e-324", "1.7976931348623157e308", "123456789012345678", "1e15", "999999999999999", "0.0001", "0.00001"]),
-        case("numeric", oid::NUMERIC, &["NaN", "Infinity", "-Infinity", "0", "0.00", "-0.0", "1.0", "1.00", "1", "10000", "9999.9999", "0.0001", "-0.0001", "123456789012345678901234567890.123456789", "-1e-20", "1e100", "99999999.99999999", "-100000000"]),
+        case(
+            "float4",
+            oid::FLOAT4,
+            &[
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "-0",
+                "0",
+                "1.5",
+                "1e-45",
+                "3.4028235e38",
+                "-1e-10",
+                "0.1",
+                "1e6",
+                "123456",
+            ],
+        ),
+        case(
+            "float8",
+            oid::FLOAT8,
+            &[
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "-0",
+                "0",
+                "1e300",
+                "-1e-300",
+                "0.1",
+                "5e-324",
+                "1.7976931348623157e308",
+                "123456789012345678",
+                "1e15",
+                "999999999999999",
+                "0.0001",
+                "0.00001",
+            ],
+        ),
+        case(
+            "numeric",
+            oid::NUMERIC,
+            &[
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "0",
+                "0.00",
+                "-0.0",
+                "1.0",
+                "1.00",
+                "1",
+                "10000",
+                "9999.9999",
+                "0.0001",
+                "-0.0001",
+                "123456789012345678901234567890.123456789",
+                "-1e-20",
+                "1e100",
+                "99999999.99999999",
+                "-100000000",
+            ],
+        ),
         case("text COLLATE \"C\"", oid::TEXT, &["", " ", "a", "a ", "B", "b", "ß", "日本", "a\tb"]),
         case("varchar(10) COLLATE \"C\"", oid::VARCHAR, &["", "z", "Z", "zz "]),
         case("name", oid::NAME, &["", "abc", "abd", "ABC"]),
         case("char(4) COLLATE \"C\"", oid::BPCHAR, &["", "a", "a  ", "ab", " a", "a\tb", "    "]),
-        case("uuid", oid::UUID, &["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12}"]),
-        case("date", oid::DATE, &["infinity", "-infinity", "2000-01-01", "0044-03-15 BC", "4713-01-01 BC", "0001-01-01", "0001-12-31 BC", "2024-02-29", "5874897-12-31", "1999-12-31"]),
+        case(
+            "uuid",
+            oid::UUID,
+            &[
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                "00000000-0000-0000-0000-000000000000",
+                "ffffffff-ffff-ffff-ffff-ffffffffffff",
+                "{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12}",
+            ],
+        ),
+        case(
+            "date",
+            oid::DATE,
+            &[
+                "infinity",
+                "-infinity",
+                "2000-01-01",
+                "0044-03-15 BC",
+                "4713-01-01 BC",
+                "0001-01-01",
+                "0001-12-31 BC",
+                "2024-02-29",
+                "5874897-12-31",
+                "1999-12-31",
+            ],
+        ),
         case("time", oid::TIME, &["00:00:00", "24:00:00", "12:34:56.789", "23:59:59.999999", "00:00:00.000001"]),
-        case("timestamp", oid::TIMESTAMP, &["infinity", "-infinity", "2024-01-31 12:00:00.5", "0044-03-15 12:00:00 BC", "294276-12-31 23:59:59.999999", "2000-01-01", "1999-12-31 23:59:59.999999", "4713-01-01 00:00:00 BC"]),
-        case("timestamptz", oid::TIMESTAMPTZ, &["2024-03-31 01:30:00+01", "2024-03-31 03:30:00+02", "2024-10-27 02:30:00+02", "2024-10-27 02:30:00+01", "2024-10-27 00:30:00 UTC", "1890-01-01 12:00:00", "0044-03-15 12:00:00 BC", "infinity", "-infinity", "2024-06-01 12:00:00 America/St_Johns", "2024-06-01 12:00:00 Asia/Kolkata", "1900-01-01 00:00:00 Africa/Monrovia"]),
+        case(
+            "timestamp",
+            oid::TIMESTAMP,
+            &[
+                "infinity",
+                "-infinity",
+                "2024-01-31 12:00:00.5",
+                "0044-03-15 12:00:00 BC",
+                "294276-12-31 23:59:59.999999",
+                "2000-01-01",
+                "1999-12-31 23:59:59.999999",
+                "4713-01-01 00:00:00 BC",
+            ],
+        ),
+        case(
+            "timestamptz",
+            oid::TIMESTAMPTZ,
+            &[
+                "2024-03-31 01:30:00+01",
+                "2024-03-31 03:30:00+02",
+                "2024-10-27 02:30:00+02",
+                "2024-10-27 02:30:00+01",
+                "2024-10-27 00:30:00 UTC",
+                "1890-01-01 12:00:00",
+                "0044-03-15 12:00:00 BC",
+                "infinity",
+                "-infinity",
+                "2024-06-01 12:00:00 America/St_Johns",
+                "2024-06-01 12:00:00 Asia/Kolkata",
+                "1900-01-01 00:00:00 Africa/Monrovia",
+            ],
+        ),
         // The most negative interval ends in -2562047788:00:54.775808 when printed, but
         // PostgreSQL 15 refuses that text as input; the unit tests cover it.
-        case("interval", oid::INTERVAL, &["1 mon", "30 days", "720 hours", "-1 day 2 hours", "-00:00:01", "1 year 2 mons 3 days 04:05:06.5", "0", "-1 year", "1 day -24 hours", "1 mon -1 days", "29 days 24:00:00", "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775807", "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807", "-1 mons 30 days 00:00:00.000001"]),
+        case(
+            "interval",
+            oid::INTERVAL,
+            &[
+                "1 mon",
+                "30 days",
+                "720 hours",
+                "-1 day 2 hours",
+                "-00:00:01",
+                "1 year 2 mons 3 days 04:05:06.5",
+                "0",
+                "-1 year",
+                "1 day -24 hours",
+                "1 mon -1 days",
+                "29 days 24:00:00",
+                "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775807",
+                "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807",
+                "-1 mons 30 days 00:00:00.000001",
+            ],
+        ),
     ]
 }
 
@@ -105,9 +238,11 @@ async fn decoded(c: &Client, table: &str, case: &Case) -> anyhow::Result<Vec<(i3
     for (t, b) in text.iter().zip(&binary) {
         let id: i32 = b.get(0);
         let shown = t[1].clone().unwrap();
-        let from_text = value::decode(case.oid, Format::Text, shown.as_bytes()).unwrap_or_else(|e| panic!("{} {shown:?}: {e}", case.ty));
+        let from_text = value::decode(case.oid, Format::Text, shown.as_bytes())
+            .unwrap_or_else(|e| panic!("{} {shown:?}: {e}", case.ty));
         let raw: Raw = b.get(1);
-        let from_binary = value::decode(case.oid, Format::Binary, &raw.0).unwrap_or_else(|e| panic!("{} {:?}: {e}", case.ty, raw.0));
+        let from_binary =
+            value::decode(case.oid, Format::Binary, &raw.0).unwrap_or_else(|e| panic!("{} {:?}: {e}", case.ty, raw.0));
         assert_eq!(value::compare(&from_text, &from_binary), Ordering::Equal, "{} {shown:?}", case.ty);
         assert_eq!(key(&from_text), key(&from_binary), "{} {shown:?}", case.ty);
         out.push((id, from_text));
@@ -175,20 +310,32 @@ struct AggCase {
 const NUMERIC_AVG: Option<(&str, u32)> = Some(("numeric", oid::NUMERIC));
 
 fn agg_cases() -> Vec<AggCase> {
-    let agg = |ty: &'static str, values: &'static [&'static str], sum_oid: u32, avg: Option<(&'static str, u32)>| AggCase { ty, values, generated: None, sum_oid, avg };
+    let agg = |ty: &'static str, values: &'static [&'static str], sum_oid: u32, avg: Option<(&'static str, u32)>| {
+        AggCase { ty, values, generated: None, sum_oid, avg }
+    };
     vec![
         agg("int2", &["-32768", "32767", "1", "2", "3", "NULL", "100", "7"], oid::INT8, NUMERIC_AVG),
         agg("int4", &["2147483647", "2147483647", "2147483647", "-5", "7", "NULL"], oid::INT8, NUMERIC_AVG),
         agg("int8", &["9223372036854775807", "9223372036854775807", "-1", "3", "NULL"], oid::NUMERIC, NUMERIC_AVG),
         agg("int8", &["0", "0", "0", "0"], oid::NUMERIC, NUMERIC_AVG),
         agg("int4", &["1", "1", "0"], oid::INT8, NUMERIC_AVG),
-        agg("numeric", &["1.0", "1.00", "0.001", "123456789012345678901234567890.5", "-0.5", "NULL", "7"], oid::NUMERIC, NUMERIC_AVG),
+        agg(
+            "numeric",
+            &["1.0", "1.00", "0.001", "123456789012345678901234567890.5", "-0.5", "NULL", "7"],
+            oid::NUMERIC,
+            NUMERIC_AVG,
+        ),
         agg("numeric", &["0.00000001", "0.00000002", "0.00000004"], oid::NUMERIC, NUMERIC_AVG),
         agg("numeric", &["-99999999", "0.5", "12345.6789"], oid::NUMERIC, NUMERIC_AVG),
         agg("numeric", &["1", "NaN", "2", "3"], oid::NUMERIC, NUMERIC_AVG),
         agg("numeric", &["1", "Infinity", "2", "3"], oid::NUMERIC, NUMERIC_AVG),
         agg("numeric", &["Infinity", "-Infinity", "2"], oid::NUMERIC, NUMERIC_AVG),
-        agg("float8", &["0.5", "1.25", "-3", "1e10", "2.5", "0.125", "NULL"], oid::FLOAT8, Some(("float8", oid::FLOAT8))),
+        agg(
+            "float8",
+            &["0.5", "1.25", "-3", "1e10", "2.5", "0.125", "NULL"],
+            oid::FLOAT8,
+            Some(("float8", oid::FLOAT8)),
+        ),
         agg("float8", &["1", "Infinity", "2"], oid::FLOAT8, Some(("float8", oid::FLOAT8))),
         agg("float8", &["1", "NaN", "2"], oid::FLOAT8, Some(("float8", oid::FLOAT8))),
         agg("float8", &["Infinity", "-Infinity", "2"], oid::FLOAT8, Some(("float8", oid::FLOAT8))),
@@ -208,7 +355,13 @@ fn agg_cases() -> Vec<AggCase> {
             sum_oid: oid::NUMERIC,
             avg: NUMERIC_AVG,
         },
-        AggCase { ty: "int4", values: &[], generated: Some("(random() * 1000)::int4"), sum_oid: oid::INT8, avg: NUMERIC_AVG },
+        AggCase {
+            ty: "int4",
+            values: &[],
+            generated: Some("(random() * 1000)::int4"),
+            sum_oid: oid::INT8,
+            avg: NUMERIC_AVG,
+        },
     ]
 }
 
@@ -243,10 +396,15 @@ async fn sums_and_averages_merged_from_partitions_print_what_postgresql_prints()
     let c = session(&pg).await?;
     for (n, case) in agg_cases().iter().enumerate() {
         let table = format!("agg_{n}");
-        let rows: Vec<String> = case.values.iter().enumerate().map(|(i, v)| match *v {
-            "NULL" => format!("({i}, NULL)"),
-            v => format!("({i}, '{v}')"),
-        }).collect();
+        let rows: Vec<String> = case
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match *v {
+                "NULL" => format!("({i}, NULL)"),
+                v => format!("({i}, '{v}')"),
+            })
+            .collect();
         c.batch_execute(&format!("CREATE TABLE {table} (id int, x {})", case.ty)).await?;
         if !rows.is_empty() {
             c.batch_execute(&format!("INSERT INTO {table} VALUES {}", rows.join(", "))).await?;
@@ -256,7 +414,8 @@ async fn sums_and_averages_merged_from_partitions_print_what_postgresql_prints()
         }
         let whole = text_rows(&c, &format!("SELECT sum(x), avg(x) FROM {table}")).await?.remove(0);
 
-        let (sum, _) = merged(&c, "SELECT sum(x), count(x) FROM {table} WHERE id % 3 = {k}", &table, case.sum_oid).await?;
+        let (sum, _) =
+            merged(&c, "SELECT sum(x), count(x) FROM {table} WHERE id % 3 = {k}", &table, case.sum_oid).await?;
         assert_eq!(Some(shown(&sum.unwrap(), case.sum_oid)), whole[0], "sum over {table} ({})", case.ty);
 
         match case.avg {
@@ -267,8 +426,13 @@ async fn sums_and_averages_merged_from_partitions_print_what_postgresql_prints()
                 assert_eq!(Some(shown(&avg, avg_oid)), whole[1], "avg over {table} ({})", case.ty);
             }
             None if case.ty == "interval" => {
-                let (sum, count) = merged(&c, "SELECT sum(x), count(x) FROM {table} WHERE id % 3 = {k}", &table, oid::INTERVAL).await?;
-                assert!(value::avg(&sum.unwrap(), count, oid::INTERVAL).is_err(), "avg(interval) is refused, not guessed");
+                let (sum, count) =
+                    merged(&c, "SELECT sum(x), count(x) FROM {table} WHERE id % 3 = {k}", &table, oid::INTERVAL)
+                        .await?;
+                assert!(
+                    value::avg(&sum.unwrap(), count, oid::INTERVAL).is_err(),
+                    "avg(interval) is refused, not guessed"
+                );
             }
             None => {}
         }

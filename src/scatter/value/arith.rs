@@ -14,7 +14,9 @@ pub fn add(a: &Value, b: &Value) -> Result<Value, ScatterError> {
 
 fn add_values(a: &Value, b: &Value) -> Result<Value, ValueError> {
     Ok(match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Value::Int(x.checked_add(*y).ok_or(ValueError::OutOfRange("bigint out of range"))?),
+        (Value::Int(x), Value::Int(y)) => {
+            Value::Int(x.checked_add(*y).ok_or(ValueError::OutOfRange("bigint out of range"))?)
+        }
         (Value::Numeric(x), Value::Numeric(y)) => Value::Numeric(x.add(y)?),
         (Value::Float8(x), Value::Float8(y)) => {
             Value::Float8(checked_float(x + y, x.is_infinite() || y.is_infinite())?)

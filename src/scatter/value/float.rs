@@ -28,7 +28,13 @@ pub fn write_f64(v: f64, out: &mut Vec<u8>) {
     let (exponent_field, fraction) = ((bits >> 52) & 0x7ff, bits & ((1 << 52) - 1));
     let halfway = Halfway::new(exponent_field, fraction, 52, 1075);
     let parses_back = |s: &str| s.parse::<f64>().is_ok_and(|p| p == v.abs());
-    let sci = not_halfway(format!("{:e}", v.abs()), |digits| format!("{:.*e}", digits - 1, v.abs()), &halfway, parses_back, FLOAT8_MAX_DIGITS);
+    let sci = not_halfway(
+        format!("{:e}", v.abs()),
+        |digits| format!("{:.*e}", digits - 1, v.abs()),
+        &halfway,
+        parses_back,
+        FLOAT8_MAX_DIGITS,
+    );
     layout(v.is_sign_negative(), &sci, FLOAT8_FIXED_BELOW, out);
 }
 
@@ -40,7 +46,13 @@ pub fn write_f32(v: f32, out: &mut Vec<u8>) {
     let (exponent_field, fraction) = ((bits >> 23) & 0xff, bits & ((1 << 23) - 1));
     let halfway = Halfway::new(exponent_field, fraction, 23, 150);
     let parses_back = |s: &str| s.parse::<f32>().is_ok_and(|p| p == v.abs());
-    let sci = not_halfway(format!("{:e}", v.abs()), |digits| format!("{:.*e}", digits - 1, v.abs()), &halfway, parses_back, FLOAT4_MAX_DIGITS);
+    let sci = not_halfway(
+        format!("{:e}", v.abs()),
+        |digits| format!("{:.*e}", digits - 1, v.abs()),
+        &halfway,
+        parses_back,
+        FLOAT4_MAX_DIGITS,
+    );
     layout(v.is_sign_negative(), &sci, FLOAT4_FIXED_BELOW, out);
 }
 

@@ -233,7 +233,7 @@ fn parse_uuid(raw: &[u8]) -> Result<[u8; 16], ValueError> {
     for &b in s {
         if b == b'-' {
             // A hyphen may follow a group of four hex digits, never start or double.
-            if previous_hyphen || nibbles % 4 != 0 {
+            if previous_hyphen || !nibbles.is_multiple_of(4) {
                 return Err(syntax());
             }
             previous_hyphen = true;
@@ -242,7 +242,7 @@ fn parse_uuid(raw: &[u8]) -> Result<[u8; 16], ValueError> {
         previous_hyphen = false;
         let v = (b as char).to_digit(16).ok_or_else(syntax)? as u8;
         let slot = out.get_mut(nibbles / 2).ok_or_else(syntax)?;
-        *slot |= if nibbles % 2 == 0 { v << 4 } else { v };
+        *slot |= if nibbles.is_multiple_of(2) { v << 4 } else { v };
         nibbles += 1;
     }
     if nibbles != 32 || previous_hyphen {

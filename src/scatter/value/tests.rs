@@ -38,10 +38,16 @@ fn assert_order(type_oid: u32, ordered: &[&[&str]]) {
 
 #[test]
 fn floats_order_nan_last_and_zero_once() {
-    assert_order(oid::FLOAT8, &[&["-Infinity"], &["-1e+300"], &["-1.5"], &["0", "-0"], &["1.5e-05"], &["1"], &["Infinity"], &["NaN"]]);
+    assert_order(
+        oid::FLOAT8,
+        &[&["-Infinity"], &["-1e+300"], &["-1.5"], &["0", "-0"], &["1.5e-05"], &["1"], &["Infinity"], &["NaN"]],
+    );
     assert_order(oid::FLOAT4, &[&["-inf"], &["-3.4028235e+38"], &["0", "-0"], &["1e+06"], &["inf"], &["NaN", "nan"]]);
 }
 
+// The float4 literals are exact float4 values (ties and halfway points); clippy would have
+// them shortened, which is what is being tested.
+#[allow(clippy::excessive_precision)]
 #[test]
 fn floats_print_like_postgresql() {
     for (v, s) in [
@@ -62,7 +68,16 @@ fn floats_print_like_postgresql() {
     ] {
         assert_eq!(shown(&Value::Float8(v), oid::FLOAT8), s);
     }
-    for (v, s) in [(1e6f32, "1e+06"), (100000.0, "100000"), (0.1, "0.1"), (1.0 / 3.0, "0.33333334"), (1e-5, "1e-05"), (102642304.0, "1.02642304e+08"), (2533424.25, "2.5334242e+06"), (429271.125, "429271.12")] {
+    for (v, s) in [
+        (1e6f32, "1e+06"),
+        (100000.0, "100000"),
+        (0.1, "0.1"),
+        (1.0 / 3.0, "0.33333334"),
+        (1e-5, "1e-05"),
+        (102642304.0, "1.02642304e+08"),
+        (2533424.25, "2.5334242e+06"),
+        (429271.125, "429271.12"),
+    ] {
         assert_eq!(shown(&Value::Float4(v), oid::FLOAT4), s);
     }
     assert!(decode(oid::FLOAT8, Format::Text, b"1e400").is_err());
@@ -89,7 +104,15 @@ fn integers_check_their_type_range() {
 fn intervals_compare_by_span_and_print_in_postgres_style() {
     assert_order(
         oid::INTERVAL,
-        &[&["-1 years"], &["-1 days +02:00:00"], &["-00:00:01"], &["00:00:00"], &["1 day", "24:00:00"], &["1 mon", "30 days", "720:00:00"], &["1 year 2 mons 3 days 04:05:06.5"]],
+        &[
+            &["-1 years"],
+            &["-1 days +02:00:00"],
+            &["-00:00:01"],
+            &["00:00:00"],
+            &["1 day", "24:00:00"],
+            &["1 mon", "30 days", "720:00:00"],
+            &["1 year 2 mons 3 days 04:05:06.5"],
+        ],
     );
     for s in [
         "1 year 2 mons 3 days 04:05:06.5",
@@ -117,11 +140,30 @@ fn dates_and_timestamps_read_iso_text() {
     assert_eq!(text(oid::DATE, "2000-01-01"), Value::Date(0));
     assert_eq!(text(oid::DATE, "2024-01-31"), Value::Date(8796));
     assert_eq!(text(oid::DATE, "infinity"), Value::Date(i32::MAX));
-    assert_order(oid::DATE, &[&["-infinity"], &["4714-11-24 BC"], &["0044-03-15 BC"], &["0001-12-31 BC"], &["0001-01-01"], &["2024-02-29"], &["10000-01-01"], &["infinity"]]);
-    assert_order(oid::TIMESTAMP, &[&["0044-03-15 12:00:00 BC"], &["2024-01-31 12:00:00"], &["2024-01-31 12:00:00.5"], &["infinity"]]);
+    assert_order(
+        oid::DATE,
+        &[
+            &["-infinity"],
+            &["4714-11-24 BC"],
+            &["0044-03-15 BC"],
+            &["0001-12-31 BC"],
+            &["0001-01-01"],
+            &["2024-02-29"],
+            &["10000-01-01"],
+            &["infinity"],
+        ],
+    );
+    assert_order(
+        oid::TIMESTAMP,
+        &[&["0044-03-15 12:00:00 BC"], &["2024-01-31 12:00:00"], &["2024-01-31 12:00:00.5"], &["infinity"]],
+    );
     assert_order(
         oid::TIMESTAMPTZ,
-        &[&["2024-03-31 01:59:59+01"], &["2024-03-31 03:00:00+02", "2024-03-31 01:00:00+00", "2024-03-31 06:30:00+05:30"], &["2024-03-30 22:29:45-03:30:15"]],
+        &[
+            &["2024-03-31 01:59:59+01"],
+            &["2024-03-31 03:00:00+02", "2024-03-31 01:00:00+00", "2024-03-31 06:30:00+05:30"],
+            &["2024-03-30 22:29:45-03:30:15"],
+        ],
     );
     for s in ["2024-01-31", "0044-03-15 BC", "-infinity", "0001-01-01"] {
         assert_eq!(shown(&text(oid::DATE, s), oid::DATE), s);
@@ -157,7 +199,9 @@ fn text_bpchar_uuid_and_bool() {
 fn sums_add_in_the_partial_type_and_overflow_like_postgresql() {
     assert_eq!(add(&Value::Int(2), &Value::Int(3)).unwrap(), Value::Int(5));
     match add(&Value::Int(i64::MAX), &Value::Int(1)) {
-        Err(ScatterError::Value { code, message }) => assert_eq!((code, message.as_str()), ("22003", "bigint out of range")),
+        Err(ScatterError::Value { code, message }) => {
+            assert_eq!((code, message.as_str()), ("22003", "bigint out of range"))
+        }
         other => panic!("{other:?}"),
     }
     assert!(add(&Value::Float8(f64::MAX), &Value::Float8(f64::MAX)).is_err());
@@ -173,7 +217,10 @@ fn sums_add_in_the_partial_type_and_overflow_like_postgresql() {
 #[test]
 fn averages_divide_like_postgresql() {
     assert_eq!(shown(&avg(&Value::Int(3), 2, oid::NUMERIC).unwrap(), oid::NUMERIC), "1.5000000000000000");
-    assert_eq!(shown(&avg(&text(oid::NUMERIC, "2.50"), 4, oid::NUMERIC).unwrap(), oid::NUMERIC), "0.62500000000000000000");
+    assert_eq!(
+        shown(&avg(&text(oid::NUMERIC, "2.50"), 4, oid::NUMERIC).unwrap(), oid::NUMERIC),
+        "0.62500000000000000000"
+    );
     assert_eq!(avg(&Value::Float8(3.0), 2, oid::FLOAT8).unwrap(), Value::Float8(1.5));
     assert!(matches!(avg(&text(oid::INTERVAL, "1 day"), 2, oid::INTERVAL), Err(ScatterError::Unsupported { .. })));
     assert!(avg(&Value::Int(3), 0, oid::NUMERIC).is_err());

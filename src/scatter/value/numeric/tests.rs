@@ -51,7 +51,21 @@ fn text_that_is_not_a_number_is_refused() {
 
 #[test]
 fn order_ignores_scale_and_puts_nan_last() {
-    let ordered = ["-Infinity", "-10000.5", "-1", "-0.0001", "0", "0.00001", "0.5", "1", "9999.9999", "10000", "1e20", "Infinity", "NaN"];
+    let ordered = [
+        "-Infinity",
+        "-10000.5",
+        "-1",
+        "-0.0001",
+        "0",
+        "0.00001",
+        "0.5",
+        "1",
+        "9999.9999",
+        "10000",
+        "1e20",
+        "Infinity",
+        "NaN",
+    ];
     for (i, a) in ordered.iter().enumerate() {
         for (j, b) in ordered.iter().enumerate() {
             assert_eq!(num(a).cmp_sql(&num(b)), i.cmp(&j), "{a} vs {b}");
