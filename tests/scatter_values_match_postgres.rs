@@ -300,7 +300,8 @@ async fn order_and_equality_match_postgresql_for_every_type() -> anyhow::Result<
 struct AggCase {
     ty: &'static str,
     values: &'static [&'static str],
-    generated: Option<&'static str>,
+    /// An expression over `g` and how many rows it generates.
+    generated: Option<(&'static str, i32)>,
     /// Type of `sum(x)` (and thus of the partials).
     sum_oid: u32,
     /// avg's result type, the cast each shard applies to its sum; None: avg not merged.
@@ -319,6 +320,12 @@ fn agg_cases() -> Vec<AggCase> {
         agg("int8", &["9223372036854775807", "9223372036854775807", "-1", "3", "NULL"], oid::NUMERIC, NUMERIC_AVG),
         agg("int8", &["0", "0", "0", "0"], oid::NUMERIC, NUMERIC_AVG),
         agg("int4", &["1", "1", "0"], oid::INT8, NUMERIC_AVG),
+        // Sum and count with equal leading digits: the quotient is assumed to start lower.
+        agg("int4", &["1", "1", "1"], oid::INT8, NUMERIC_AVG),
+        agg("numeric", &["7.5", "0", "0", "-0.5", "0", "0", "0"], oid::NUMERIC, NUMERIC_AVG),
+        // Quotients exactly halfway at the result scale round away from zero.
+        agg("numeric", &["1.5000000000000000", "1.5000000000000001"], oid::NUMERIC, NUMERIC_AVG),
+        agg("numeric", &["-1.5000000000000000", "-1.5000000000000001"], oid::NUMERIC, NUMERIC_AVG),
         agg(
             "numeric",
             &["1.0", "1.00", "0.001", "123456789012345678901234567890.5", "-0.5", "NULL", "7"],
@@ -344,22 +351,47 @@ fn agg_cases() -> Vec<AggCase> {
         AggCase {
             ty: "numeric",
             values: &[],
-            generated: Some("round(((random() - 0.5) * 10 ^ (random() * 30 - 10))::numeric, (random() * 12)::int)"),
+            generated: Some((
+                "round(((random() - 0.5) * 10 ^ (random() * 30 - 10))::numeric, (random() * 12)::int)",
+                300,
+            )),
             sum_oid: oid::NUMERIC,
             avg: NUMERIC_AVG,
         },
         AggCase {
             ty: "int8",
             values: &[],
-            generated: Some("((random() - 0.5) * 10 ^ (random() * 18))::int8"),
+            generated: Some(("((random() - 0.5) * 10 ^ (random() * 18))::int8", 300)),
             sum_oid: oid::NUMERIC,
             avg: NUMERIC_AVG,
         },
         AggCase {
             ty: "int4",
             values: &[],
-            generated: Some("(random() * 1000)::int4"),
+            generated: Some(("(random() * 1000)::int4", 300)),
             sum_oid: oid::INT8,
+            avg: NUMERIC_AVG,
+        },
+        // Counts of several base-10000 digits, whose leading digit enters the result scale.
+        AggCase {
+            ty: "int4",
+            values: &[],
+            generated: Some(("(random() * 100000 - 50000)::int4", 25_000)),
+            sum_oid: oid::INT8,
+            avg: NUMERIC_AVG,
+        },
+        AggCase {
+            ty: "numeric",
+            values: &[],
+            generated: Some(("g * 0.000000000000000000000000000001", 12_345)),
+            sum_oid: oid::NUMERIC,
+            avg: NUMERIC_AVG,
+        },
+        AggCase {
+            ty: "int8",
+            values: &[],
+            generated: Some(("9000000000000000000 - g", 10_000)),
+            sum_oid: oid::NUMERIC,
             avg: NUMERIC_AVG,
         },
     ]
@@ -409,8 +441,8 @@ async fn sums_and_averages_merged_from_partitions_print_what_postgresql_prints()
         if !rows.is_empty() {
             c.batch_execute(&format!("INSERT INTO {table} VALUES {}", rows.join(", "))).await?;
         }
-        if let Some(expr) = case.generated {
-            c.batch_execute(&format!("INSERT INTO {table} SELECT g, {expr} FROM generate_series(1, 300) g")).await?;
+        if let Some((expr, n)) = case.generated {
+            c.batch_execute(&format!("INSERT INTO {table} SELECT g, {expr} FROM generate_series(1, {n}) g")).await?;
         }
         let whole = text_rows(&c, &format!("SELECT sum(x), avg(x) FROM {table}")).await?.remove(0);
 

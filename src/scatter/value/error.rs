@@ -29,7 +29,7 @@ pub enum ValueError {
     #[error("{0}")]
     Unsupported(String),
     /// Two values of different types were combined: a bug in the caller (XX000).
-    #[error("cannot {operation} a {left} and a {right}")]
+    #[error("cannot {operation} values of types {left} and {right}")]
     Mismatch { operation: &'static str, left: &'static str, right: &'static str },
 }
 
