@@ -4,11 +4,12 @@
 //! `d.ddde±XX` with at least two exponent digits. A client that lowers extra_float_digits
 //! asks for rounded output instead, which this does not produce.
 //!
-//! Rust's `{:e}` formatting yields the shortest digits that round-trip, nearest the exact
-//! value — with one difference: PostgreSQL never prints a decimal lying exactly halfway between
-//! two floats (reading one back depends on the reader breaking the tie to even), where Rust
-//! does when the float's mantissa is even. That case is detected exactly and the next longer
-//! candidate taken, as PostgreSQL does. The live-server test checks thousands of values.
+//! Rust's `{:e}` formatting gives the shortest length that round-trips, and mostly the same
+//! digits, with two differences: PostgreSQL never prints a decimal lying exactly halfway
+//! between two floats (reading it back depends on the reader breaking the tie to even), where
+//! Rust does when the float's mantissa is even; and when two candidates of the shortest length
+//! are equally near, PostgreSQL takes the even one, Rust the upper. Both are corrected here
+//! (`postgres_digits`); the live-server test compares thousands of random values.
 
 use super::ValueError;
 
@@ -28,7 +29,7 @@ pub fn write_f64(v: f64, out: &mut Vec<u8>) {
     let (exponent_field, fraction) = ((bits >> 52) & 0x7ff, bits & ((1 << 52) - 1));
     let halfway = Halfway::new(exponent_field, fraction, 52, 1075);
     let parses_back = |s: &str| s.parse::<f64>().is_ok_and(|p| p == v.abs());
-    let sci = not_halfway(
+    let sci = postgres_digits(
         format!("{:e}", v.abs()),
         |digits| format!("{:.*e}", digits - 1, v.abs()),
         &halfway,
@@ -46,7 +47,7 @@ pub fn write_f32(v: f32, out: &mut Vec<u8>) {
     let (exponent_field, fraction) = ((bits >> 23) & 0xff, bits & ((1 << 23) - 1));
     let halfway = Halfway::new(exponent_field, fraction, 23, 150);
     let parses_back = |s: &str| s.parse::<f32>().is_ok_and(|p| p == v.abs());
-    let sci = not_halfway(
+    let sci = postgres_digits(
         format!("{:e}", v.abs()),
         |digits| format!("{:.*e}", digits - 1, v.abs()),
         &halfway,
@@ -120,7 +121,7 @@ fn equals_dyadic(d: u64, k: i32, odd: u64, t: i32) -> bool {
 /// PostgreSQL takes the value rounded to nearest with ties to even (Rust's shortest mode breaks
 /// ties upwards: 2533424.25f32 is 2.5334243e6 there, 2.5334242e+06 in PostgreSQL), and when
 /// that is a halfway point, or does not read back, the next length.
-fn not_halfway(
+fn postgres_digits(
     shortest: String,
     with_digits: impl Fn(usize) -> String,
     halfway: &Halfway,
