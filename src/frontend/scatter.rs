@@ -196,7 +196,8 @@ impl Client {
         for i in 0..feeds.len() {
             match self.next_event(feeds, i).await? {
                 Some(ShardEvent::Description(c)) => descriptions.push(c),
-                _ => return Err(ScatterError::ShapeMismatch { detail: "a shard returned no result".into() }.into()),
+                Some(other) => self.unexpected(feeds, i, other)?,
+                None => return Err(ScatterError::ShapeMismatch { detail: "a shard returned no result".into() }.into()),
             }
         }
         let layout = Layout::new(&descriptions, plan)?;
