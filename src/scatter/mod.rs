@@ -4,6 +4,8 @@
 //!
 //! Planning is pure; the frontend feeds the shards' frames in and writes what comes out.
 
+pub mod analyse;
+mod describe;
 pub mod error;
 pub mod plan;
 

@@ -1,0 +1,91 @@
+//! One aggregate call the proxy can merge: what its partials are and how the shards compute
+//! them. Anything the partials would not combine exactly is refused here, with the reason.
+
+use sqlparser::ast::{
+    DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
+    Ident, ObjectName,
+};
+
+use super::function::{Kind, Mergeable};
+use super::refuse;
+use crate::scatter::ScatterError;
+
+/// A mergeable aggregate call, as the shards must compute it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// count, sum, min, max, bool_and/every, bool_or: the call itself is the partial.
+    Plain(Mergeable),
+    /// avg(x): the shards send sum(x) and count(x) (same FILTER), the proxy divides.
+    Avg { sum: Function, count: Function },
+    /// count(DISTINCT x): the shards group by x as well and send x.
+    CountDistinct(Expr),
+}
+
+const AGG_HINT: &str = "select count, sum, min, max, avg, bool_and or bool_or plainly, or add the shard key \
+                        to the WHERE clause so the query runs on one shard";
+
+pub fn analyse(f: &Function, kind: Kind) -> Result<Call, ScatterError> {
+    let m = match kind {
+        Kind::Aggregate(m) => m,
+        Kind::OtherAggregate => return Err(refuse(format!("aggregate {} across shards", f.name), AGG_HINT)),
+        Kind::Scalar | Kind::Unknown => {
+            return Err(refuse(
+                format!("function {} across shards (shardgate cannot tell whether it is an aggregate)", f.name),
+                AGG_HINT,
+            ));
+        }
+    };
+    if !f.within_group.is_empty() {
+        return Err(refuse(format!("{} … WITHIN GROUP across shards", f.name), AGG_HINT));
+    }
+    if f.null_treatment.is_some() || f.uses_odbc_syntax || !matches!(f.parameters, FunctionArguments::None) {
+        return Err(refuse(format!("{f} across shards"), AGG_HINT));
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(refuse(format!("{f} across shards"), AGG_HINT));
+    };
+    if let Some(clause) = list.clauses.first() {
+        let what = match clause {
+            FunctionArgumentClause::OrderBy(_) => "ORDER BY inside an aggregate",
+            _ => "this aggregate clause",
+        };
+        return Err(refuse(format!("{what} ({f}) across shards"), AGG_HINT));
+    }
+    let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+    let arg = match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] => Some(x),
+        [FunctionArg::Unnamed(FunctionArgExpr::Wildcard | FunctionArgExpr::QualifiedWildcard(_))]
+            if m == Mergeable::Count && !distinct =>
+        {
+            None
+        }
+        _ => return Err(refuse(format!("{f} across shards"), AGG_HINT)),
+    };
+    match (m, distinct, arg) {
+        (Mergeable::Count, true, Some(x)) => {
+            if f.filter.is_some() {
+                return Err(refuse(
+                    format!("count(DISTINCT …) with FILTER across shards ({f})"),
+                    "move the condition into the WHERE clause, or count(DISTINCT CASE WHEN … THEN x END)",
+                ));
+            }
+            if matches!(x, Expr::Tuple(_)) {
+                return Err(refuse(format!("count(DISTINCT of a row) across shards ({f})"), "count distinct values of one column"));
+            }
+            Ok(Call::CountDistinct(x.clone()))
+        }
+        (Mergeable::Sum | Mergeable::Avg, true, _) => Err(refuse(
+            format!("{}(DISTINCT …) across shards", f.name),
+            "the same value may be on several shards: use count(DISTINCT …), or add the shard key to the WHERE clause",
+        )),
+        (Mergeable::Avg, false, Some(_)) => Ok(Call::Avg { sum: renamed(f, "sum"), count: renamed(f, "count") }),
+        (_, _, _) => Ok(Call::Plain(m)),
+    }
+}
+
+/// The same call (arguments, FILTER) under another aggregate's name.
+fn renamed(f: &Function, name: &str) -> Function {
+    let mut g = f.clone();
+    g.name = ObjectName::from(vec![Ident::new(name)]);
+    g
+}

@@ -1,0 +1,126 @@
+//! What a function call is, judged by its name alone: one of the aggregates the proxy can
+//! merge, an aggregate it cannot, a built-in that is certainly a plain scalar, or unknown.
+//!
+//! Unknown matters: the planner has no catalog, and a user-defined aggregate looks exactly
+//! like a scalar call. In the places where an aggregate changes the meaning of the query
+//! (select list, HAVING, ORDER BY, subqueries) an unknown function is therefore refused
+//! rather than guessed at.
+
+use sqlparser::ast::{Function, Ident, ObjectNamePart};
+
+/// An aggregate whose per-shard partial results combine exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mergeable {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    BoolAnd,
+    BoolOr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Aggregate(Mergeable),
+    /// A built-in aggregate whose partials do not combine (string_agg, stddev, …).
+    OtherAggregate,
+    /// A built-in that computes one value per row.
+    Scalar,
+    /// Not known to shardgate: maybe a user-defined aggregate.
+    Unknown,
+}
+
+/// Built-in aggregates shardgate does not merge; named so the refusal can say so plainly.
+const OTHER_AGGREGATES: &[&str] = &[
+    "any_value", "array_agg", "bit_and", "bit_or", "bit_xor", "corr", "covar_pop", "covar_samp",
+    "cume_dist", "dense_rank", "grouping", "json_agg", "json_agg_strict", "json_object_agg",
+    "json_objectagg", "json_arrayagg", "jsonb_agg", "jsonb_agg_strict", "jsonb_object_agg",
+    "mode", "percent_rank", "percentile_cont", "percentile_disc", "range_agg",
+    "range_intersect_agg", "rank", "regr_avgx", "regr_avgy", "regr_count", "regr_intercept",
+    "regr_r2", "regr_slope", "regr_sxx", "regr_sxy", "regr_syy", "stddev", "stddev_pop",
+    "stddev_samp", "string_agg", "variance", "var_pop", "var_samp", "xmlagg",
+];
+
+/// Built-in functions that return one value per input row. A list, not a guess: anything
+/// missing here is treated as possibly an aggregate where that would matter.
+const SCALARS: &[&str] = &[
+    // conditional and comparison
+    "coalesce", "nullif", "greatest", "least", "num_nonnulls", "num_nulls",
+    // strings
+    "ascii", "btrim", "char_length", "character_length", "chr", "concat", "concat_ws", "format",
+    "initcap", "left", "length", "lower", "lpad", "ltrim", "md5", "octet_length", "position",
+    "regexp_replace", "regexp_match", "regexp_like", "regexp_substr", "repeat", "replace",
+    "reverse", "right", "rpad", "rtrim", "split_part", "starts_with", "strpos", "substr",
+    "substring", "to_hex", "translate", "trim", "upper", "quote_ident", "quote_literal",
+    "encode", "decode", "sha256", "unaccent",
+    // numbers
+    "abs", "cbrt", "ceil", "ceiling", "div", "exp", "floor", "ln", "log", "log10", "mod",
+    "power", "pow", "round", "scale", "sign", "sqrt", "trunc", "width_bucket",
+    // dates and times
+    "age", "clock_timestamp", "current_date", "current_time", "current_timestamp",
+    "date_bin", "date_part", "date_trunc", "extract", "isfinite", "justify_days",
+    "justify_hours", "justify_interval", "localtime", "localtimestamp", "make_date",
+    "make_interval", "make_time", "make_timestamp", "make_timestamptz", "now",
+    "statement_timestamp", "timezone", "to_char", "to_date", "to_number", "to_timestamp",
+    "transaction_timestamp",
+    // json and arrays
+    "array_length", "array_position", "array_to_string", "cardinality", "json_build_array",
+    "json_build_object", "json_extract_path", "json_extract_path_text", "json_typeof",
+    "jsonb_array_length", "jsonb_build_array", "jsonb_build_object", "jsonb_extract_path",
+    "jsonb_extract_path_text", "jsonb_typeof", "to_json", "to_jsonb", "array_lower",
+    "array_upper",
+    // identifiers and misc
+    "gen_random_uuid", "uuidv4", "uuidv7", "current_user", "session_user", "current_schema",
+];
+
+/// The function's name as PostgreSQL resolves it: unquoted parts fold to lower case, and
+/// `pg_catalog.` is where built-ins live. Any other schema means a user function.
+pub fn name(f: &Function) -> Option<String> {
+    let mut parts = f.name.0.iter();
+    let last = match (parts.next(), parts.next(), parts.next()) {
+        (Some(ObjectNamePart::Identifier(only)), None, _) => only,
+        (Some(ObjectNamePart::Identifier(schema)), Some(ObjectNamePart::Identifier(func)), None)
+            if folded(schema) == "pg_catalog" =>
+        {
+            func
+        }
+        _ => return None,
+    };
+    Some(folded(last))
+}
+
+/// An identifier as PostgreSQL sees it: unquoted names fold to lower case.
+pub fn folded(ident: &Ident) -> String {
+    match ident.quote_style {
+        None => ident.value.to_lowercase(),
+        Some(_) => ident.value.clone(),
+    }
+}
+
+pub fn classify(f: &Function) -> Kind {
+    let Some(name) = name(f) else {
+        return Kind::Unknown;
+    };
+    let mergeable = match name.as_str() {
+        "count" => Some(Mergeable::Count),
+        "sum" => Some(Mergeable::Sum),
+        "min" => Some(Mergeable::Min),
+        "max" => Some(Mergeable::Max),
+        "avg" => Some(Mergeable::Avg),
+        "bool_and" | "every" => Some(Mergeable::BoolAnd),
+        "bool_or" => Some(Mergeable::BoolOr),
+        _ => None,
+    };
+    match mergeable {
+        Some(m) => Kind::Aggregate(m),
+        None if OTHER_AGGREGATES.contains(&name.as_str()) => Kind::OtherAggregate,
+        None if SCALARS.contains(&name.as_str()) => Kind::Scalar,
+        None => Kind::Unknown,
+    }
+}
+
+/// True for anything that is, or may be, an aggregate.
+pub fn may_aggregate(f: &Function) -> bool {
+    !matches!(classify(f), Kind::Scalar)
+}
