@@ -96,13 +96,13 @@ impl<'p> Grouping<'p> {
         Ok(match call::analyse(f, kind)? {
             Call::Plain(m) => self.plain(m, ColumnRef::Item(i)),
             Call::Avg { sum, count } => {
-                let count = self.proj.hide(Expr::Function(count), "c", ColumnMerge::AvgCount);
-                *item = SelectItem::ExprWithAlias { expr: Expr::Function(sum), alias: name };
+                let count = self.proj.hide(Expr::Function(*count), "c", ColumnMerge::AvgCount);
+                *item = SelectItem::ExprWithAlias { expr: Expr::Function(*sum), alias: name };
                 ColumnMerge::AvgSum { count: self.absolute(count) }
             }
             Call::CountDistinct(x) => {
                 self.distinct(&x)?;
-                *item = SelectItem::ExprWithAlias { expr: x, alias: name };
+                *item = SelectItem::ExprWithAlias { expr: *x, alias: name };
                 self.compared.push(ColumnRef::Item(i));
                 ColumnMerge::CountDistinct
             }
@@ -259,13 +259,13 @@ impl<'p> Grouping<'p> {
             }
             Call::Avg { sum, count } => {
                 let sum_at = self.proj.next_index();
-                let r = self.proj.hide(Expr::Function(sum), "a", ColumnMerge::AvgSum { count: sum_at + 1 });
-                self.proj.hide(Expr::Function(count), "c", ColumnMerge::AvgCount);
+                let r = self.proj.hide(Expr::Function(*sum), "a", ColumnMerge::AvgSum { count: sum_at + 1 });
+                self.proj.hide(Expr::Function(*count), "c", ColumnMerge::AvgCount);
                 r
             }
             Call::CountDistinct(x) => {
                 self.distinct(&x)?;
-                let r = self.proj.hide(x, "d", ColumnMerge::CountDistinct);
+                let r = self.proj.hide(*x, "d", ColumnMerge::CountDistinct);
                 self.compared.push(r);
                 r
             }

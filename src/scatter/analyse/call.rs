@@ -16,9 +16,10 @@ pub enum Call {
     /// count, sum, min, max, bool_and/every, bool_or: the call itself is the partial.
     Plain(Mergeable),
     /// avg(x): the shards send sum(x) and count(x) (same FILTER), the proxy divides.
-    Avg { sum: Function, count: Function },
+    /// Boxed, like CountDistinct's expression: AST nodes are large.
+    Avg { sum: Box<Function>, count: Box<Function> },
     /// count(DISTINCT x): the shards group by x as well and send x.
-    CountDistinct(Expr),
+    CountDistinct(Box<Expr>),
 }
 
 const AGG_HINT: &str = "select count, sum, min, max, avg, bool_and or bool_or plainly, or add the shard key \
@@ -31,7 +32,8 @@ pub fn analyse(f: &Function, kind: Kind) -> Result<Call, ScatterError> {
         Kind::Scalar | Kind::Unknown => {
             return Err(refuse(
                 format!("function {} across shards (shardgate cannot tell whether it is an aggregate)", f.name),
-                AGG_HINT,
+                "shardgate knows PostgreSQL's built-in functions only: call the function in the WHERE clause, \
+                 compute it in the application, or add the shard key to the WHERE clause",
             ));
         }
     };
@@ -72,13 +74,13 @@ pub fn analyse(f: &Function, kind: Kind) -> Result<Call, ScatterError> {
             if matches!(x, Expr::Tuple(_)) {
                 return Err(refuse(format!("count(DISTINCT of a row) across shards ({f})"), "count distinct values of one column"));
             }
-            Ok(Call::CountDistinct(x.clone()))
+            Ok(Call::CountDistinct(Box::new(x.clone())))
         }
         (Mergeable::Sum | Mergeable::Avg, true, _) => Err(refuse(
             format!("{}(DISTINCT …) across shards", f.name),
             "the same value may be on several shards: use count(DISTINCT …), or add the shard key to the WHERE clause",
         )),
-        (Mergeable::Avg, false, Some(_)) => Ok(Call::Avg { sum: renamed(f, "sum"), count: renamed(f, "count") }),
+        (Mergeable::Avg, false, Some(_)) => Ok(Call::Avg { sum: Box::new(renamed(f, "sum")), count: Box::new(renamed(f, "count")) }),
         (_, _, _) => Ok(Call::Plain(m)),
     }
 }

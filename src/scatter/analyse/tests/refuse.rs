@@ -109,3 +109,4 @@ fn plain_subqueries_and_known_scalars_are_fine() {
         assert!(result.is_ok(), "{sql}: {result:?}");
     }
 }
+
