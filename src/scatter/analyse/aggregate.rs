@@ -6,7 +6,7 @@
 use sqlparser::ast::{Expr, Function, GroupByExpr, SelectItem};
 
 use super::call::{self, Call};
-use super::expr::{aggregate_calls, same, unparen};
+use super::expr::{aggregate_calls, same, set_returning, unparen};
 use super::function::{self, folded, Kind, Mergeable};
 use super::projection::Projection;
 use super::refuse;
@@ -78,19 +78,11 @@ impl<'p> Grouping<'p> {
             SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.clone())),
             _ => return Err(refuse("* in an aggregating query across shards", "list the columns")),
         };
-        let Expr::Function(f) = unparen(&expr) else {
-            if aggregate_calls(&expr).is_empty() {
-                return Ok(ColumnMerge::Key);
-            }
-            return Err(around(&expr));
+        let f = match unparen(&expr) {
+            Expr::Function(f) if matches!(function::classify(f), Kind::Aggregate(_)) => f,
+            _ => return key_column(&expr),
         };
         let kind = function::classify(f);
-        if !matches!(kind, Kind::Aggregate(_)) {
-            return Ok(match aggregate_calls(&expr).is_empty() {
-                true => ColumnMerge::Key,
-                false => return Err(around(&expr)),
-            });
-        }
         // The column keeps the name PostgreSQL gives the client's call (avg, count).
         let name = alias.unwrap_or_else(|| sqlparser::ast::Ident::new(function::name(f).unwrap_or_default()));
         Ok(match call::analyse(f, kind)? {
@@ -243,6 +235,7 @@ impl<'p> Grouping<'p> {
         if let Some((_, r)) = self.groups.iter().find(|(g, _)| same(g, e)) {
             return Ok(*r);
         }
+        key_column(e)?;
         Ok(self.proj.hide(e.clone(), tag, ColumnMerge::Key))
     }
 
@@ -273,6 +266,20 @@ impl<'p> Grouping<'p> {
         self.hidden_aggs.push((e, r));
         Ok(r)
     }
+}
+
+/// A non-aggregate column of an aggregating query: one value per group, taken from any row.
+fn key_column(e: &Expr) -> Result<ColumnMerge, ScatterError> {
+    if !aggregate_calls(e).is_empty() {
+        return Err(around(e));
+    }
+    if let Some(f) = set_returning(e) {
+        return Err(refuse(
+            format!("set-returning function {} in an aggregating query across shards", f.name),
+            "expand the rows in the application, or add the shard key to the WHERE clause",
+        ));
+    }
+    Ok(ColumnMerge::Key)
 }
 
 fn around(e: &Expr) -> ScatterError {

@@ -29,7 +29,7 @@ pub fn analyse(f: &Function, kind: Kind) -> Result<Call, ScatterError> {
     let m = match kind {
         Kind::Aggregate(m) => m,
         Kind::OtherAggregate => return Err(refuse(format!("aggregate {} across shards", f.name), AGG_HINT)),
-        Kind::Scalar | Kind::Unknown => {
+        Kind::Scalar | Kind::SetReturning | Kind::Unknown => {
             return Err(refuse(
                 format!("function {} across shards (shardgate cannot tell whether it is an aggregate)", f.name),
                 "shardgate knows PostgreSQL's built-in functions only: call the function in the WHERE clause, \

@@ -150,6 +150,18 @@ pub fn aggregate_calls(e: &Expr) -> Vec<Function> {
     scan.found
 }
 
+/// The first set-returning function call in the expression, if any.
+pub fn set_returning(e: &Expr) -> Option<Function> {
+    let found = sqlparser::ast::visit_expressions(e, |x| match x {
+        Expr::Function(f) if function::classify(f) == function::Kind::SetReturning => ControlFlow::Break(f.clone()),
+        _ => ControlFlow::Continue(()),
+    });
+    match found {
+        ControlFlow::Break(f) => Some(f),
+        ControlFlow::Continue(()) => None,
+    }
+}
+
 /// True when the expression names a collation: the proxy compares with the column's own
 /// collation (checked at run time), so an explicit one would be ignored.
 pub fn has_collate(e: &Expr) -> bool {

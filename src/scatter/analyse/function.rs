@@ -27,6 +27,8 @@ pub enum Kind {
     OtherAggregate,
     /// A built-in that computes one value per row.
     Scalar,
+    /// A built-in that returns a set of rows per row (unnest, generate_series, …).
+    SetReturning,
     /// Not known to shardgate: maybe a user-defined aggregate.
     Unknown,
 }
@@ -70,8 +72,21 @@ const SCALARS: &[&str] = &[
     "jsonb_array_length", "jsonb_build_array", "jsonb_build_object", "jsonb_extract_path",
     "jsonb_extract_path_text", "jsonb_typeof", "to_json", "to_jsonb", "array_lower",
     "array_upper",
+    // function-style casts, arrays, json
+    "date", "int4", "int8", "numeric", "text", "float8", "timestamp", "timestamptz",
+    "string_to_array", "array_append", "array_cat", "array_remove", "jsonb_set",
+    "jsonb_strip_nulls", "jsonb_path_query_first",
     // identifiers and misc
     "gen_random_uuid", "uuidv4", "uuidv7", "current_user", "session_user", "current_schema",
+];
+
+/// Built-in set-returning functions: fine row by row, but in an aggregating query they
+/// expand each group into several rows, which a merge by group would fold back into one.
+const SET_RETURNING: &[&str] = &[
+    "generate_series", "json_array_elements", "json_array_elements_text", "json_each",
+    "json_each_text", "json_object_keys", "jsonb_array_elements", "jsonb_array_elements_text",
+    "jsonb_each", "jsonb_each_text", "jsonb_object_keys", "jsonb_path_query", "regexp_matches",
+    "regexp_split_to_table", "unnest",
 ];
 
 /// The function's name as PostgreSQL resolves it: unquoted parts fold to lower case, and
@@ -116,11 +131,12 @@ pub fn classify(f: &Function) -> Kind {
         Some(m) => Kind::Aggregate(m),
         None if OTHER_AGGREGATES.contains(&name.as_str()) => Kind::OtherAggregate,
         None if SCALARS.contains(&name.as_str()) => Kind::Scalar,
+        None if SET_RETURNING.contains(&name.as_str()) => Kind::SetReturning,
         None => Kind::Unknown,
     }
 }
 
 /// True for anything that is, or may be, an aggregate.
 pub fn may_aggregate(f: &Function) -> bool {
-    !matches!(classify(f), Kind::Scalar)
+    !matches!(classify(f), Kind::Scalar | Kind::SetReturning)
 }

@@ -189,3 +189,20 @@ fn aggregates_with_filter_keep_their_filter() {
          count(amount) FILTER (WHERE paid) AS \"_sg_c0\" FROM reservations"
     );
 }
+
+#[test]
+fn having_a_boolean_aggregate_compares_it_with_true() {
+    let p = ok("SELECT count(*) FROM t GROUP BY brand_id HAVING bool_and(paid)");
+    assert_eq!(p.shard_sql, "SELECT count(*), brand_id AS \"_sg_g0\", bool_and(paid) AS \"_sg_a1\" FROM t GROUP BY brand_id");
+    assert_eq!(
+        group(&p).having,
+        Some(Predicate::Compare { left: Operand::Column(hidden(1)), op: CompareOp::Eq, right: Operand::Literal("true".into()) })
+    );
+}
+
+#[test]
+fn a_scalar_subquery_item_is_named_after_its_column() {
+    let p = ok("SELECT brand_id, (SELECT name FROM brands b WHERE b.id = r.brand_id), count(*) FROM r \
+                GROUP BY brand_id ORDER BY name");
+    assert_eq!((p.order.clone(), p.hidden), (vec![asc(item(1))], 0));
+}

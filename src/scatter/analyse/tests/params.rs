@@ -53,3 +53,19 @@ fn fetch_first_parameter_becomes_limit_parameter() {
     assert_eq!(p.shard_sql, "SELECT id FROM guests ORDER BY id LIMIT $1");
     assert_eq!(p.limit, Some(Count::Param(0)));
 }
+
+#[test]
+fn distinct_and_grouping_plans_carry_limit_parameters_as_constants() {
+    let p = ok("SELECT DISTINCT a FROM t ORDER BY a LIMIT $1 OFFSET $2");
+    assert_eq!(p.shard_sql, "SELECT DISTINCT a, CAST($1 AS BIGINT) AS \"_sg_p0\", CAST($2 AS BIGINT) AS \"_sg_p1\" FROM t");
+    let Shape::Group(g) = &p.shape else { panic!("{p:?}") };
+    assert_eq!(g.keys, vec![item(0)]);
+    let p = ok("SELECT sum(x) FROM t LIMIT $1");
+    assert_eq!(p.shard_sql, "SELECT sum(x), CAST($1 AS BIGINT) AS \"_sg_p0\" FROM t");
+}
+
+#[test]
+fn a_parameter_used_twice_in_having_is_carried_once() {
+    let p = ok("SELECT min(x) AS lo, max(x) FROM r HAVING min(x) < $1 AND max(x) > $1");
+    assert_eq!(p.shard_sql, "SELECT min(x) AS lo, max(x), (min(x) < $1 AND max(x) > $1) AS \"_sg_p0\" FROM r");
+}

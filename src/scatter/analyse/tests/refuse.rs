@@ -8,6 +8,8 @@ const REFUSED: &[(&str, &str)] = &[
     // statement shapes
     ("SELECT 1; SELECT 2", "several statements"),
     ("INSERT INTO guests (id) VALUES (1)", "only a SELECT"),
+    ("EXPLAIN SELECT id FROM guests", "only a SELECT"),
+    ("TABLE guests", "cannot parse"),
     ("SELECT id FROM a UNION SELECT id FROM b", "UNION"),
     ("SELECT id FROM a INTERSECT SELECT id FROM b", "INTERSECT"),
     ("SELECT id FROM a EXCEPT SELECT id FROM b", "EXCEPT"),
@@ -61,6 +63,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT count(*) FROM r GROUP BY 1", "aggregate"),
     ("SELECT lower(name) AS name, count(*) FROM guests GROUP BY name", "cannot tell whether it means a column"),
     ("SELECT 'all' AS label, count(DISTINCT guest_id) FROM r", "without GROUP BY"),
+    ("SELECT brand_id AS b, count(*) FROM r GROUP BY b", "cannot tell whether it means a column"),
+    ("SELECT count(*) FROM guests GROUP BY ()", "GROUP BY ()"),
+    ("SELECT \"COUNT\"(*) FROM r", "cannot tell"),
+    ("SELECT bool_and(x) AND bool_or(y) FROM t", "around an aggregate"),
+    ("SELECT brand_id, unnest(tags), count(*) FROM r GROUP BY brand_id, tags", "set-returning"),
+    ("SELECT brand_id FROM r GROUP BY brand_id ORDER BY generate_series(1, brand_id)", "set-returning"),
+    ("SELECT brand_id, count(*) FROM r GROUP BY brand_id ORDER BY 3", "position 3"),
     // HAVING
     ("SELECT brand_id FROM r GROUP BY brand_id HAVING sum(amount) * 2 > 10", "around an aggregate"),
     ("SELECT brand_id FROM r GROUP BY brand_id HAVING count(*) IN (1, 2)", "HAVING"),
@@ -73,6 +82,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT * FROM r WHERE id IN (SELECT DISTINCT id FROM s)", "subquery"),
     ("SELECT * FROM r WHERE id IN (SELECT id FROM s UNION SELECT id FROM t)", "subquery"),
     ("SELECT * FROM r WHERE id IN (SELECT my_fn(id) FROM s)", "subquery"),
+    ("SELECT * FROM r WHERE EXISTS (SELECT 1 FROM x WHERE x.id = r.id HAVING count(*) > 1)", "subquery"),
+    ("SELECT * FROM r, LATERAL (SELECT * FROM s WHERE s.r = r.id LIMIT 1) l", "subquery"),
 ];
 
 #[test]
@@ -104,6 +115,12 @@ fn plain_subqueries_and_known_scalars_are_fine() {
         "SELECT lower(name), coalesce(phone, '') FROM guests ORDER BY upper(name)",
         "SELECT date_trunc('day', created_at) AS day, count(*) FROM reservations GROUP BY 1 ORDER BY day",
         "SELECT id FROM guests WHERE my_fn(id) > 0",
+        "SELECT count(*) FILTER (WHERE my_fn(x)) FROM r",
+        "SELECT pg_catalog.count(*), count(t.*) FROM r t",
+        "SELECT * FROM generate_series(1, 3) g, r",
+        "SELECT id, unnest(tags) FROM r ORDER BY id LIMIT 5",
+        "SELECT DISTINCT unnest(tags) FROM r",
+        "SELECT g.id, g.name, count(*) FROM guests g JOIN reservations r ON r.guest_id = g.id GROUP BY g.id",
     ] {
         let result = plan(sql);
         assert!(result.is_ok(), "{sql}: {result:?}");

@@ -122,3 +122,27 @@ fn casts_and_quoted_names_print_back_as_written() {
     let p = ok("SELECT id::text, \"Name\" FROM guests WHERE created_at >= '2026-11-01'::date");
     assert_eq!(p.shard_sql, "SELECT id::TEXT, \"Name\" FROM guests WHERE created_at >= '2026-11-01'::DATE");
 }
+
+#[test]
+fn a_parenthesised_integer_is_still_a_position() {
+    let p = ok("SELECT id FROM r ORDER BY (1)");
+    assert_eq!((p.order.clone(), p.hidden), (vec![asc(item(0))], 0));
+}
+
+#[test]
+fn a_qualified_sort_key_next_to_a_qualified_wildcard_is_hidden() {
+    let p = ok("SELECT r.*, g.name FROM r JOIN g ON g.id = r.guest_id ORDER BY r.created_at DESC LIMIT 10");
+    assert_eq!(
+        p.shard_sql,
+        "SELECT r.*, g.name, r.created_at AS \"_sg_o0\" FROM r JOIN g ON g.id = r.guest_id \
+         ORDER BY r.created_at DESC LIMIT 10"
+    );
+    assert_eq!(p.order, vec![desc(hidden(0))]);
+}
+
+#[test]
+fn fetch_next_with_nulls_first_keeps_the_explicit_null_order() {
+    let p = ok("SELECT id FROM r ORDER BY id NULLS FIRST FETCH NEXT 3 ROWS ONLY");
+    assert_eq!(p.shard_sql, "SELECT id FROM r ORDER BY id NULLS FIRST LIMIT 3");
+    assert_eq!(p.order, vec![SortKey { column: item(0), descending: false, nulls_first: true }]);
+}
