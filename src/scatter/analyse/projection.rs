@@ -26,6 +26,14 @@ impl Projection {
         let mut known = None;
         for (i, item) in items.iter().enumerate() {
             match item {
+                // sqlparser reads PostgreSQL's string continuation ('a' newline 'b') as an alias
+                // and would print `'a' AS 'b'`: refuse rather than send something else.
+                SelectItem::ExprWithAlias { alias, .. } if alias.quote_style == Some('\'') => {
+                    return Err(refuse(
+                        "string constants continued over a line break",
+                        "write the constant as one string",
+                    ));
+                }
                 SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. } => {}
                 SelectItem::Wildcard(opts) | SelectItem::QualifiedWildcard(_, opts) => {
                     let plain = opts.opt_ilike.is_none()

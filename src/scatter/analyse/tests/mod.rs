@@ -3,6 +3,7 @@
 mod describe;
 mod group;
 mod params;
+mod print;
 mod refuse;
 mod stream;
 
