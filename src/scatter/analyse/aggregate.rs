@@ -7,7 +7,7 @@ use sqlparser::ast::{Expr, Function, GroupByExpr, SelectItem};
 
 use super::call::{self, Call};
 use super::expr::{aggregate_calls, same, set_returning, unparen};
-use super::function::{self, folded, Kind, Mergeable};
+use super::function::{self, folded, Kind};
 use super::projection::Projection;
 use super::refuse;
 use crate::scatter::plan::{ColumnMerge, ColumnRef};
@@ -26,7 +26,7 @@ pub fn is_aggregated<'e>(
         for f in aggregate_calls(e) {
             match function::classify(&f) {
                 Kind::Aggregate(_) => aggregated = true,
-                kind => return Err(call::analyse(&f, kind).err().unwrap_or_else(|| refuse(f.to_string(), ""))),
+                kind => return Err(call::refusal(&f, kind)),
             }
         }
     }
@@ -101,23 +101,12 @@ impl<'p> Grouping<'p> {
         })
     }
 
-    fn plain(&mut self, m: Mergeable, at: ColumnRef) -> ColumnMerge {
-        match m {
-            Mergeable::Count => ColumnMerge::Count,
-            Mergeable::Sum => ColumnMerge::Sum,
-            Mergeable::Min => {
-                self.compared.push(at);
-                ColumnMerge::Min
-            }
-            Mergeable::Max => {
-                self.compared.push(at);
-                ColumnMerge::Max
-            }
-            Mergeable::BoolAnd => ColumnMerge::BoolAnd,
-            Mergeable::BoolOr => ColumnMerge::BoolOr,
-            // avg is split by the caller; a plain avg never reaches here.
-            Mergeable::Avg => ColumnMerge::Sum,
+    /// Min and max are compared in the proxy: their columns join `compared`.
+    fn plain(&mut self, merge: ColumnMerge, at: ColumnRef) -> ColumnMerge {
+        if let ColumnMerge::Min | ColumnMerge::Max = merge {
+            self.compared.push(at);
         }
+        merge
     }
 
     /// A hidden column's index in the shards' rows (aggregating plans have no wildcard).
