@@ -6,7 +6,7 @@
 use sqlparser::ast::{Expr, Function, GroupByExpr, SelectItem};
 
 use super::call::{self, Call};
-use super::expr::{aggregate_calls, same, set_returning, unparen};
+use super::expr::{aggregate_calls, first_call, same, unparen};
 use super::function::{self, folded, Kind};
 use super::projection::Projection;
 use super::refuse;
@@ -262,7 +262,7 @@ fn key_column(e: &Expr) -> Result<ColumnMerge, ScatterError> {
     if !aggregate_calls(e).is_empty() {
         return Err(around(e));
     }
-    if let Some(f) = set_returning(e) {
+    if let Some(f) = first_call(e, Kind::SetReturning) {
         return Err(refuse(
             format!("set-returning function {} in an aggregating query across shards", f.name),
             "expand the rows in the application, or add the shard key to the WHERE clause",

@@ -30,7 +30,7 @@ const AGG_HINT: &str = "select count, sum, min, max, avg, bool_and or bool_or pl
 pub fn refusal(f: &Function, kind: Kind) -> ScatterError {
     match kind {
         Kind::OtherAggregate => refuse(format!("aggregate {} across shards", f.name), AGG_HINT),
-        _ => refuse(
+        Kind::Aggregate(_) | Kind::Scalar | Kind::SetReturning | Kind::Volatile | Kind::Unknown => refuse(
             format!("function {} across shards (shardgate cannot tell whether it is an aggregate)", f.name),
             "shardgate knows PostgreSQL's built-in functions only: call the function in the WHERE clause, \
              compute it in the application, or add the shard key to the WHERE clause",

@@ -137,7 +137,7 @@ impl Visitor for Walk {
         }
         if self.depth > 1 {
             match function::classify(f) {
-                Kind::Scalar | Kind::SetReturning => {}
+                Kind::Scalar | Kind::SetReturning | Kind::Volatile => {}
                 Kind::Aggregate(_) | Kind::OtherAggregate => {
                     return ControlFlow::Break(refuse(format!("aggregate {} inside a subquery across shards", f.name), SUBQUERY_HINT));
                 }

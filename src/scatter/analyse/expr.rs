@@ -150,10 +150,10 @@ pub fn aggregate_calls(e: &Expr) -> Vec<Function> {
     scan.found
 }
 
-/// The first set-returning function call in the expression, if any.
-pub fn set_returning(e: &Expr) -> Option<Function> {
+/// The first call of a function of `kind` in the expression, if any.
+pub fn first_call(e: &Expr, kind: function::Kind) -> Option<Function> {
     let found = sqlparser::ast::visit_expressions(e, |x| match x {
-        Expr::Function(f) if function::classify(f) == function::Kind::SetReturning => ControlFlow::Break(f.clone()),
+        Expr::Function(f) if function::classify(f) == kind => ControlFlow::Break(f.clone()),
         _ => ControlFlow::Continue(()),
     });
     match found {

@@ -29,6 +29,8 @@ pub enum Kind {
     Scalar,
     /// A built-in that returns a set of rows per row (unnest, generate_series, …).
     SetReturning,
+    /// A built-in scalar that returns a new value at every call (random, clock_timestamp, …).
+    Volatile,
     /// Not known to shardgate: maybe a user-defined aggregate.
     Unknown,
 }
@@ -60,7 +62,7 @@ const SCALARS: &[&str] = &[
     "abs", "cbrt", "ceil", "ceiling", "div", "exp", "floor", "ln", "log", "log10", "mod",
     "power", "pow", "round", "scale", "sign", "sqrt", "trunc", "width_bucket",
     // dates and times
-    "age", "clock_timestamp", "current_date", "current_time", "current_timestamp",
+    "age", "current_date", "current_time", "current_timestamp",
     "date_bin", "date_part", "date_trunc", "extract", "isfinite", "justify_days",
     "justify_hours", "justify_interval", "localtime", "localtimestamp", "make_date",
     "make_interval", "make_time", "make_timestamp", "make_timestamptz", "now",
@@ -77,8 +79,13 @@ const SCALARS: &[&str] = &[
     "string_to_array", "array_append", "array_cat", "array_remove", "jsonb_set",
     "jsonb_strip_nulls", "jsonb_path_query_first",
     // identifiers and misc
-    "gen_random_uuid", "uuidv4", "uuidv7", "current_user", "session_user", "current_schema",
+    "current_user", "session_user", "current_schema",
 ];
+
+/// Built-in volatile functions: a new value at every call, so a copy of the expression in
+/// another column does not hold the value the shard sorted by.
+const VOLATILE: &[&str] =
+    &["clock_timestamp", "gen_random_uuid", "nextval", "random", "random_normal", "timeofday", "uuidv4", "uuidv7"];
 
 /// Built-in set-returning functions: fine row by row, but in an aggregating query they
 /// expand each group into several rows, which a merge by group would fold back into one.
@@ -132,11 +139,12 @@ pub fn classify(f: &Function) -> Kind {
         None if OTHER_AGGREGATES.contains(&name.as_str()) => Kind::OtherAggregate,
         None if SCALARS.contains(&name.as_str()) => Kind::Scalar,
         None if SET_RETURNING.contains(&name.as_str()) => Kind::SetReturning,
+        None if VOLATILE.contains(&name.as_str()) => Kind::Volatile,
         None => Kind::Unknown,
     }
 }
 
 /// True for anything that is, or may be, an aggregate.
 pub fn may_aggregate(f: &Function) -> bool {
-    !matches!(classify(f), Kind::Scalar | Kind::SetReturning)
+    !matches!(classify(f), Kind::Scalar | Kind::SetReturning | Kind::Volatile)
 }

@@ -3,8 +3,8 @@
 
 use sqlparser::ast::Expr;
 
-use super::expr::unparen;
-use super::function::folded;
+use super::expr::{first_call, unparen};
+use super::function::{folded, Kind};
 use super::projection::Projection;
 use super::refuse;
 use crate::scatter::plan::{ColumnMerge, ColumnRef};
@@ -31,7 +31,14 @@ pub fn key(proj: &mut Projection, e: &Expr) -> Result<ColumnRef, ScatterError> {
     match item(proj, e)? {
         Some(i) => match (proj.item_ref(i), proj.expr(i).cloned()) {
             (Some(r), _) => Ok(r),
-            (None, Some(x)) => Ok(proj.hide(x, "o", ColumnMerge::Key)),
+            (None, Some(x)) => match first_call(&x, Kind::Volatile) {
+                // The copy would hold a new value, not the one the shard sorted by.
+                Some(f) => Err(refuse(
+                    format!("ORDER BY {e}: select item {} after a * calls {}, which changes at every call", i + 1, f.name),
+                    "select the sort key before the *",
+                )),
+                None => Ok(proj.hide(x, "o", ColumnMerge::Key)),
+            },
             (None, None) => Err(refuse(format!("ORDER BY {e}"), "order by a column name")),
         },
         None => Ok(proj.hide(e.clone(), "o", ColumnMerge::Key)),

@@ -34,6 +34,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT CAST(1 AS int), id FROM guests ORDER BY int4", "no name"),
     ("SELECT name FROM guests ORDER BY name COLLATE \"C\"", "COLLATE"),
     ("SELECT min(name COLLATE \"de-x-icu\") FROM guests", "COLLATE"),
+    ("SELECT *, random() AS r FROM guests ORDER BY r LIMIT 10", "changes at every call"),
     // limits
     ("SELECT id FROM guests ORDER BY id FETCH FIRST 5 ROWS WITH TIES", "WITH TIES"),
     ("SELECT id FROM guests LIMIT 1 + 1", "LIMIT"),
@@ -119,6 +120,8 @@ fn plain_subqueries_and_known_scalars_are_fine() {
         "SELECT pg_catalog.count(*), count(t.*) FROM r t",
         "SELECT * FROM generate_series(1, 3) g, r",
         "SELECT id, unnest(tags) FROM r ORDER BY id LIMIT 5",
+        "SELECT id, random() AS r FROM guests ORDER BY r LIMIT 10",
+        "SELECT * FROM guests ORDER BY random() LIMIT 10",
         "SELECT DISTINCT unnest(tags) FROM r",
         "SELECT g.id, g.name, count(*) FROM guests g JOIN reservations r ON r.guest_id = g.id GROUP BY g.id",
     ] {
