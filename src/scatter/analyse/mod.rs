@@ -58,17 +58,56 @@ pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
             ));
         }
         (true, false) => grouped(select, &mut shard, &mut proj, &order)?,
-        (false, true) => {
-            if proj.has_wildcard() {
-                return Err(refuse("SELECT DISTINCT * across shards", "list the columns"));
-            }
-            let sort = order::resolve(&order, |e| stream::distinct_key(&proj, e))?;
-            let keys: Vec<ColumnRef> = (0..proj.len()).map(ColumnRef::Item).collect();
-            let partial = Partial::Group { keys, visible: vec![ColumnMerge::Key; proj.len()], having: None };
-            (partial, sort, Vec::new())
-        }
+        (false, true) => deduplicated(&proj, &order)?,
         (false, false) => (Partial::Stream, order::resolve(&order, |e| stream::key(&mut proj, e))?, Vec::new()),
     };
+    shard_window(&query, &mut shard, &partial, window);
+    let having = matches!(partial, Partial::Group { .. }).then_some(select.having.as_ref()).flatten();
+    param::carry(&query, &shard, having, &mut proj)?;
+
+    let (hidden_items, hidden_merges) = proj.finish();
+    let hidden = hidden_items.len();
+    body(&mut shard)?.projection.extend(hidden_items);
+    let shape = match partial {
+        Partial::Stream => Shape::Stream,
+        Partial::Group { keys, mut visible, having } => {
+            compared.extend(keys.iter().copied());
+            visible.extend(hidden_merges);
+            Shape::Group(GroupPlan { keys, columns: visible, having })
+        }
+    };
+    let mut text_compared = Vec::new();
+    for c in sort.iter().map(|k| k.column).chain(compared) {
+        if !text_compared.contains(&c) {
+            text_compared.push(c);
+        }
+    }
+    no_collate(&body(&mut shard)?.projection, hidden, &text_compared)?;
+    Ok(MergePlan {
+        shard_sql: shard.to_string(),
+        hidden,
+        shape,
+        order: sort,
+        offset: window.offset,
+        limit: window.limit,
+        text_compared,
+    })
+}
+
+/// SELECT DISTINCT: the shards keep DISTINCT, the proxy removes duplicates between shards.
+fn deduplicated(proj: &Projection, order: &[(&Expr, bool, bool)]) -> Result<(Partial, Vec<SortKey>, Vec<ColumnRef>), ScatterError> {
+    if proj.has_wildcard() {
+        return Err(refuse("SELECT DISTINCT * across shards", "list the columns"));
+    }
+    let sort = order::resolve(order, |e| stream::distinct_key(proj, e))?;
+    let keys: Vec<ColumnRef> = (0..proj.len()).map(ColumnRef::Item).collect();
+    let partial = Partial::Group { keys, visible: vec![ColumnMerge::Key; proj.len()], having: None };
+    Ok((partial, sort, Vec::new()))
+}
+
+/// The shards' LIMIT (see `limit`): streaming keeps what it safely can, grouping moves
+/// ORDER BY and the whole window to the proxy, since groups are complete only after merging.
+fn shard_window(query: &Query, shard: &mut Query, partial: &Partial, window: limit::Window) {
     match partial {
         Partial::Stream => {
             let original = match (&query.limit_clause, &query.fetch) {
@@ -85,34 +124,6 @@ pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
         }
     }
     shard.fetch = None;
-    let having = matches!(partial, Partial::Group { .. }).then_some(select.having.as_ref()).flatten();
-    param::carry(&query, &shard, having, &mut proj)?;
-
-    let (hidden_items, hidden_merges) = proj.finish();
-    let hidden = hidden_items.len();
-    body(&mut shard)?.projection.extend(hidden_items);
-    let shape = match partial {
-        Partial::Stream => Shape::Stream,
-        Partial::Group { keys, mut visible, having } => {
-            compared.extend(keys.iter().copied());
-            visible.extend(hidden_merges);
-            Shape::Group(GroupPlan { keys, columns: visible, having })
-        }
-    };
-    let mut text_compared: Vec<ColumnRef> = sort.iter().map(|k| k.column).collect();
-    text_compared.extend(compared);
-    let mut seen = Vec::new();
-    text_compared.retain(|c| if seen.contains(c) { false } else { seen.push(*c); true });
-    no_collate(&body(&mut shard)?.projection, hidden, &text_compared)?;
-    Ok(MergePlan {
-        shard_sql: shard.to_string(),
-        hidden,
-        shape,
-        order: sort,
-        offset: window.offset,
-        limit: window.limit,
-        text_compared,
-    })
 }
 
 /// What the shape-specific planning decided, before the hidden columns are final.
