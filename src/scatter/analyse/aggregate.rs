@@ -20,8 +20,8 @@ pub fn is_aggregated<'e>(
     group_by: &GroupByExpr,
     having: Option<&'e Expr>,
 ) -> Result<bool, ScatterError> {
-    let mut aggregated = having.is_some()
-        || !matches!(group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    let mut aggregated =
+        having.is_some() || !matches!(group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
     for e in items.chain(having) {
         for f in aggregate_calls(e) {
             match function::classify(&f) {

@@ -2,8 +2,8 @@
 //! them. Anything the partials would not combine exactly is refused here, with the reason.
 
 use sqlparser::ast::{
-    DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
-    Ident, ObjectName,
+    DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident,
+    ObjectName,
 };
 
 use super::function::{Kind, Mergeable};

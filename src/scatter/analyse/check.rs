@@ -25,7 +25,11 @@ pub fn outer(query: &Query) -> Result<&Select, ScatterError> {
             "lock rows of one shard at a time: add the shard key to the WHERE clause",
         ));
     }
-    if query.for_clause.is_some() || query.settings.is_some() || query.format_clause.is_some() || !query.pipe_operators.is_empty() {
+    if query.for_clause.is_some()
+        || query.settings.is_some()
+        || query.format_clause.is_some()
+        || !query.pipe_operators.is_empty()
+    {
         return Err(refuse("a clause PostgreSQL does not have", "use PostgreSQL syntax"));
     }
     let select = match query.body.as_ref() {
@@ -36,7 +40,9 @@ pub fn outer(query: &Query) -> Result<&Select, ScatterError> {
                 "run each SELECT on its own, or add the shard key to the WHERE clause of each",
             ));
         }
-        SetExpr::Values(_) => return Err(refuse("VALUES across shards", "VALUES needs no shard: run it without tables")),
+        SetExpr::Values(_) => {
+            return Err(refuse("VALUES across shards", "VALUES needs no shard: run it without tables"))
+        }
         SetExpr::Query(_) => return Err(refuse("a parenthesised query across shards", "remove the parentheses")),
         _ => return Err(refuse("this statement across shards", "send one plain SELECT")),
     };
@@ -139,7 +145,10 @@ impl Visitor for Walk {
             match function::classify(f) {
                 Kind::Scalar | Kind::SetReturning | Kind::Volatile => {}
                 Kind::Aggregate(_) | Kind::OtherAggregate => {
-                    return ControlFlow::Break(refuse(format!("aggregate {} inside a subquery across shards", f.name), SUBQUERY_HINT));
+                    return ControlFlow::Break(refuse(
+                        format!("aggregate {} inside a subquery across shards", f.name),
+                        SUBQUERY_HINT,
+                    ));
                 }
                 Kind::Unknown => {
                     return ControlFlow::Break(refuse(

@@ -95,7 +95,10 @@ pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
 }
 
 /// SELECT DISTINCT: the shards keep DISTINCT, the proxy removes duplicates between shards.
-fn deduplicated(proj: &Projection, order: &[(&Expr, bool, bool)]) -> Result<(Partial, Vec<SortKey>, Vec<ColumnRef>), ScatterError> {
+fn deduplicated(
+    proj: &Projection,
+    order: &[(&Expr, bool, bool)],
+) -> Result<(Partial, Vec<SortKey>, Vec<ColumnRef>), ScatterError> {
     if proj.has_wildcard() {
         return Err(refuse("SELECT DISTINCT * across shards", "list the columns"));
     }
@@ -115,8 +118,11 @@ fn shard_window(query: &Query, shard: &mut Query, partial: &Partial, window: lim
                 (_, Some(f)) => f.quantity.as_ref(),
                 _ => None,
             };
-            shard.limit_clause = limit::shard_limit(window, original)
-                .map(|l| LimitClause::LimitOffset { limit: Some(l), offset: None, limit_by: Vec::new() });
+            shard.limit_clause = limit::shard_limit(window, original).map(|l| LimitClause::LimitOffset {
+                limit: Some(l),
+                offset: None,
+                limit_by: Vec::new(),
+            });
         }
         Partial::Group { .. } => {
             shard.order_by = None;
@@ -158,7 +164,9 @@ fn parse(sql: &str) -> Result<Query, ScatterError> {
     })?;
     match (statements.pop(), statements.is_empty()) {
         (Some(Statement::Query(q)), true) => Ok(*q),
-        (Some(_), true) => Err(refuse("only a SELECT can be merged across shards", "add the shard key to the WHERE clause")),
+        (Some(_), true) => {
+            Err(refuse("only a SELECT can be merged across shards", "add the shard key to the WHERE clause"))
+        }
         _ => Err(refuse("several statements in one query across shards", "send one statement at a time")),
     }
 }
@@ -194,7 +202,8 @@ fn grouped(
         ));
     }
     shard_select.having = None;
-    if let (Some(x), sqlparser::ast::GroupByExpr::Expressions(exprs, _)) = (&g.distinct_arg, &mut shard_select.group_by) {
+    if let (Some(x), sqlparser::ast::GroupByExpr::Expressions(exprs, _)) = (&g.distinct_arg, &mut shard_select.group_by)
+    {
         exprs.push(x.clone());
     }
     let keys = g.groups.iter().map(|(_, r)| *r).collect();

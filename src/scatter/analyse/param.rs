@@ -47,7 +47,12 @@ fn missing(original: &Query, shard: &Query, proj: &Projection) -> BTreeSet<usize
 
 /// Adds carriers to `proj` until `shard` plus the hidden items use every parameter of
 /// `original`. `having` is the client's HAVING when the shards no longer run it.
-pub fn carry(original: &Query, shard: &Query, having: Option<&Expr>, proj: &mut Projection) -> Result<(), ScatterError> {
+pub fn carry(
+    original: &Query,
+    shard: &Query,
+    having: Option<&Expr>,
+    proj: &mut Projection,
+) -> Result<(), ScatterError> {
     let lost = missing(original, shard, proj);
     if lost.is_empty() {
         return Ok(());
@@ -74,10 +79,10 @@ pub fn carry(original: &Query, shard: &Query, having: Option<&Expr>, proj: &mut 
             ));
         }
         let sql = format!("CAST(${} AS BIGINT)", n.saturating_add(1));
-        let carrier = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&sql)
-            .and_then(|mut p| p.parse_expr())
-            .map_err(|e| refuse(format!("internal: cannot build {sql}: {e}"), "report this to the shardgate developers"))?;
+        let carrier =
+            Parser::new(&PostgreSqlDialect {}).try_with_sql(&sql).and_then(|mut p| p.parse_expr()).map_err(|e| {
+                refuse(format!("internal: cannot build {sql}: {e}"), "report this to the shardgate developers")
+            })?;
         proj.hide(carrier, "p", ColumnMerge::Key);
     }
     Ok(())

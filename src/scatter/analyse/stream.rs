@@ -34,7 +34,11 @@ pub fn key(proj: &mut Projection, e: &Expr) -> Result<ColumnRef, ScatterError> {
             (None, Some(x)) => match first_call(&x, Kind::Volatile) {
                 // The copy would hold a new value, not the one the shard sorted by.
                 Some(f) => Err(refuse(
-                    format!("ORDER BY {e}: select item {} after a * calls {}, which changes at every call", i + 1, f.name),
+                    format!(
+                        "ORDER BY {e}: select item {} after a * calls {}, which changes at every call",
+                        i + 1,
+                        f.name
+                    ),
                     "select the sort key before the *",
                 )),
                 None => Ok(proj.hide(x, "o", ColumnMerge::Key)),

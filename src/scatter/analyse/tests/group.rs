@@ -44,7 +44,11 @@ fn average_nights_with_having_count_splits_avg_and_hides_the_count() {
     assert_eq!(g.columns, vec![M::Key, M::AvgSum { count: 2 }, M::AvgCount, M::Count]);
     assert_eq!(
         g.having,
-        Some(Predicate::Compare { left: Operand::Column(hidden(1)), op: CompareOp::Gt, right: Operand::Literal("10".into()) })
+        Some(Predicate::Compare {
+            left: Operand::Column(hidden(1)),
+            op: CompareOp::Gt,
+            right: Operand::Literal("10".into())
+        })
     );
     assert_eq!(p.hidden, 2);
 }
@@ -80,7 +84,9 @@ fn group_keys_not_selected_become_hidden_columns() {
 
 #[test]
 fn count_distinct_groups_the_shards_by_its_argument() {
-    let p = ok("SELECT property_id, count(DISTINCT guest_id), count(*), sum(amount) FROM reservations GROUP BY property_id");
+    let p = ok(
+        "SELECT property_id, count(DISTINCT guest_id), count(*), sum(amount) FROM reservations GROUP BY property_id",
+    );
     assert_eq!(
         p.shard_sql,
         "SELECT property_id, guest_id AS count, count(*), sum(amount) FROM reservations GROUP BY property_id, guest_id"
@@ -162,7 +168,11 @@ fn having_keeps_casted_constants_on_the_shards() {
     let having = group(&p).having.clone();
     assert_eq!(
         having,
-        Some(Predicate::Compare { left: Operand::Column(hidden(0)), op: CompareOp::Gt, right: Operand::Column(hidden(1)) })
+        Some(Predicate::Compare {
+            left: Operand::Column(hidden(0)),
+            op: CompareOp::Gt,
+            right: Operand::Column(hidden(1))
+        })
     );
 }
 
@@ -193,10 +203,17 @@ fn aggregates_with_filter_keep_their_filter() {
 #[test]
 fn having_a_boolean_aggregate_compares_it_with_true() {
     let p = ok("SELECT count(*) FROM t GROUP BY brand_id HAVING bool_and(paid)");
-    assert_eq!(p.shard_sql, "SELECT count(*), brand_id AS \"_sg_g0\", bool_and(paid) AS \"_sg_a1\" FROM t GROUP BY brand_id");
+    assert_eq!(
+        p.shard_sql,
+        "SELECT count(*), brand_id AS \"_sg_g0\", bool_and(paid) AS \"_sg_a1\" FROM t GROUP BY brand_id"
+    );
     assert_eq!(
         group(&p).having,
-        Some(Predicate::Compare { left: Operand::Column(hidden(1)), op: CompareOp::Eq, right: Operand::Literal("true".into()) })
+        Some(Predicate::Compare {
+            left: Operand::Column(hidden(1)),
+            op: CompareOp::Eq,
+            right: Operand::Literal("true".into())
+        })
     );
 }
 

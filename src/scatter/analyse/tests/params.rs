@@ -5,7 +5,8 @@ use crate::scatter::plan::{CompareOp, Count, Operand, Predicate, Shape};
 
 #[test]
 fn parameters_in_where_and_limit_are_kept() {
-    let p = ok("SELECT * FROM reservations WHERE tenant_id = $1 AND created_at >= $2 ORDER BY created_at DESC LIMIT $3");
+    let p =
+        ok("SELECT * FROM reservations WHERE tenant_id = $1 AND created_at >= $2 ORDER BY created_at DESC LIMIT $3");
     assert_eq!(
         p.shard_sql,
         "SELECT *, created_at AS \"_sg_o0\" FROM reservations WHERE tenant_id = $1 AND created_at >= $2 \
@@ -57,7 +58,10 @@ fn fetch_first_parameter_becomes_limit_parameter() {
 #[test]
 fn distinct_and_grouping_plans_carry_limit_parameters_as_constants() {
     let p = ok("SELECT DISTINCT a FROM t ORDER BY a LIMIT $1 OFFSET $2");
-    assert_eq!(p.shard_sql, "SELECT DISTINCT a, CAST($1 AS BIGINT) AS \"_sg_p0\", CAST($2 AS BIGINT) AS \"_sg_p1\" FROM t");
+    assert_eq!(
+        p.shard_sql,
+        "SELECT DISTINCT a, CAST($1 AS BIGINT) AS \"_sg_p0\", CAST($2 AS BIGINT) AS \"_sg_p1\" FROM t"
+    );
     let Shape::Group(g) = &p.shape else { panic!("{p:?}") };
     assert_eq!(g.keys, vec![item(0)]);
     let p = ok("SELECT sum(x) FROM t LIMIT $1");

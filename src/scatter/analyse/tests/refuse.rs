@@ -129,4 +129,3 @@ fn plain_subqueries_and_known_scalars_are_fine() {
         assert!(result.is_ok(), "{sql}: {result:?}");
     }
 }
-

@@ -15,10 +15,7 @@ fn a_plain_select_streams_unchanged() {
 #[test]
 fn the_latest_reservations_keep_their_limit_on_every_shard() {
     let p = ok("SELECT * FROM reservations ORDER BY created_at DESC LIMIT 20");
-    assert_eq!(
-        p.shard_sql,
-        "SELECT *, created_at AS \"_sg_o0\" FROM reservations ORDER BY created_at DESC LIMIT 20"
-    );
+    assert_eq!(p.shard_sql, "SELECT *, created_at AS \"_sg_o0\" FROM reservations ORDER BY created_at DESC LIMIT 20");
     assert_eq!(p.order, vec![desc(hidden(0))]);
     assert_eq!((p.hidden, p.limit, p.offset), (1, Some(Count::Literal(20)), None));
     assert_eq!(p.text_compared, vec![hidden(0)]);
