@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::layout::{is_collatable, oid, Layout};
-use super::plan::{ColumnMerge, GroupPlan, MergePlan};
+use super::plan::{ColumnMerge, GroupPlan};
 use super::value::{self, Format, Value};
 use super::ScatterError;
 
@@ -50,7 +50,7 @@ pub struct Grouper {
 }
 
 impl Grouper {
-    pub fn new(plan: &MergePlan, group: &GroupPlan, layout: &Layout) -> Result<Self, ScatterError> {
+    pub fn new(group: &GroupPlan, layout: &Layout) -> Result<Self, ScatterError> {
         let width = layout.width();
         if group.columns.len() != width {
             return Err(ScatterError::ShapeMismatch {
@@ -61,6 +61,14 @@ impl Grouper {
         let types: Vec<u32> = (0..width).map(|i| layout.type_oid(i)).collect();
         for (i, m) in group.columns.iter().enumerate() {
             let t = types.get(i).copied().unwrap_or(0);
+            if matches!(m, ColumnMerge::AvgSum { .. }) && t == oid::FLOAT4 {
+                // PostgreSQL's avg(real) adds in double precision; a shard's sum(real) rounds
+                // to real, so the merged average could differ in its last digits.
+                return Err(ScatterError::unsupported(
+                    "avg() of a real (float4) column across shards",
+                    "write avg(x::float8), which PostgreSQL computes the same way",
+                ));
+            }
             let needs_decode = !matches!(m, ColumnMerge::Key) || key_columns.contains(&i);
             if needs_decode && !value::is_supported(t) {
                 return Err(ScatterError::unsupported(
@@ -69,7 +77,6 @@ impl Grouper {
                 ));
             }
         }
-        let _ = plan;
         Ok(Self {
             columns: group.columns.clone(),
             key_columns,

@@ -6,6 +6,7 @@
 //! frontend (`frontend/scatter.rs`) drives it and writes what comes out.
 
 pub mod analyse;
+mod describe;
 pub mod error;
 pub mod group;
 pub mod having;

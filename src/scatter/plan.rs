@@ -9,11 +9,13 @@
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergePlan {
     /// The statement every shard runs: the client's SELECT with LIMIT raised to
-    /// `limit + offset` and OFFSET removed, `avg(x)` split into `sum(x)::<avg type> AS avg` and
-    /// a hidden `count(x)`, HAVING/ORDER BY/LIMIT moved to the proxy when aggregating, and
-    /// hidden columns appended for sort keys, grouping keys and aggregates the client did not
-    /// select. Parameters (`$n`) are those of the client's statement, unchanged in number and
-    /// meaning, so the client's Bind values are forwarded as they are.
+    /// `limit + offset` and OFFSET removed, `avg(x)` split into `sum(x) AS avg` and a hidden
+    /// `count(x)` (no cast: the planner does not know x's type, so the executor produces avg's
+    /// result type), HAVING/ORDER BY/LIMIT moved to the proxy when aggregating, and hidden
+    /// columns appended for sort keys, grouping keys and aggregates the client did not select.
+    /// Parameters (`$n`) are those of the client's statement, unchanged in number and meaning,
+    /// so the client's Bind values are forwarded as they are; a parameter whose clause moved
+    /// to the proxy travels in a hidden column (`CAST($n AS BIGINT)`, or the HAVING condition).
     pub shard_sql: String,
     /// Trailing columns of the shards' rows that the client must not see.
     pub hidden: usize,
@@ -53,8 +55,9 @@ pub struct GroupPlan {
 /// How one column of the shards' rows becomes the merged column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnMerge {
-    /// A grouping key (or a value functionally determined by one): taken from any shard row of
-    /// the group.
+    /// A grouping key (or a value functionally determined by one, or a constant): taken from
+    /// any shard row of the group. Also used for hidden columns that only carry parameters,
+    /// whose value the proxy ignores.
     Key,
     /// `count(*)`, `count(x)`: partial counts summed (int8).
     Count,
@@ -64,13 +67,17 @@ pub enum ColumnMerge {
     Max,
     BoolAnd,
     BoolOr,
-    /// The visible half of `avg(x)`: the shard sends `sum(x)` cast to avg's result type; the
-    /// proxy divides the merged sum by the merged count in column `count`.
+    /// The visible half of `avg(x)`: the shard sends `sum(x)` (named `avg` or the client's
+    /// alias); the proxy divides the merged sum by the merged count in column `count` (an
+    /// absolute index into `GroupPlan::columns`: grouping plans never have a wildcard) and
+    /// gives the result avg's type (numeric for integer and numeric input, float8 for float,
+    /// interval for interval), rewriting the RowDescription.
     AvgSum { count: usize },
     /// The hidden `count(x)` feeding an `AvgSum`.
     AvgCount,
-    /// `count(DISTINCT x)`: the shards group by `x` too and send `x` here; the proxy counts the
-    /// distinct non-null values per group.
+    /// `count(DISTINCT x)`: the shards group by `x` too and send `x` here (so the shards'
+    /// column has x's type: the proxy sends int8 to the client); the proxy counts the distinct
+    /// non-null values per group.
     CountDistinct,
 }
 
@@ -112,6 +119,11 @@ pub enum Count {
 
 /// HAVING as the proxy evaluates it: comparisons of merged columns with constants or each
 /// other, combined with AND / OR / NOT. Anything else is refused at plan time.
+///
+/// Only bare literals and parameters become `Literal`/`Param` (PostgreSQL types them from the
+/// other side, as the proxy does). Any other constant (`'2026-11-01'::date`, `10 * 2`) is a
+/// hidden column the shards compute, so `Compare` may compare two columns of different types
+/// (int8 vs int4, timestamptz vs date): compare as PostgreSQL would, or fail — never guess.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Predicate {
     Compare { left: Operand, op: CompareOp, right: Operand },
