@@ -211,7 +211,7 @@ impl Client {
             Shape::Stream if plan.order.is_empty() => self.merge_unordered(feeds, &layout, &mut window).await,
             Shape::Stream => self.merge_ordered(plan, feeds, &layout, &mut window).await,
             Shape::Group(g) => {
-                let mut grouper = Grouper::new(plan, g, &layout)?;
+                let mut grouper = Grouper::new(g, &layout)?;
                 loop {
                     let Some((i, ev)) = self.any_event(feeds).await? else { break };
                     match ev {
