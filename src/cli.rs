@@ -197,5 +197,19 @@ pub fn route(map: &std::path::Path, sql: &str, params: &[String], shard_hint: Op
     println!("target: {target}");
     println!("write: {}", if route.write { "yes" } else { "no" });
     println!("reason: {}", route.reason);
+    if let Target::Shards(v) = &route.target {
+        if v.len() > 1 {
+            // A read across shards: how the proxy would merge it, or why it refuses.
+            match crate::scatter::analyse::plan(sql) {
+                Ok(plan) => println!("{}", plan.describe()),
+                Err(e) => {
+                    println!("refused: SQLSTATE {}", e.sqlstate().code());
+                    println!("message: {}", e.client_message());
+                    println!("hint: {}", e.hint().unwrap_or_default());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
     ExitCode::SUCCESS
 }

@@ -120,6 +120,11 @@ const ORDERED: &[&str] = &[
     "SELECT count(DISTINCT nights) FROM stays",
     "SELECT tenant_id, count(DISTINCT nights), count(*) FROM stays GROUP BY tenant_id ORDER BY tenant_id LIMIT 10",
     "SELECT tenant_id, max(rate) FROM stays GROUP BY tenant_id ORDER BY max(rate) DESC, tenant_id LIMIT 5 OFFSET 2",
+    // Text under the C collation (the test cluster's default): byte order is exact.
+    "SELECT stay_id, brand FROM stays ORDER BY brand DESC NULLS LAST, stay_id LIMIT 30",
+    "SELECT brand, count(*), min(arrived), max(brand) FROM stays GROUP BY brand ORDER BY brand",
+    "SELECT min(brand), max(brand) FROM stays",
+    "SELECT DISTINCT brand FROM stays ORDER BY 1 NULLS FIRST",
 ];
 
 /// Queries without ORDER BY: compared as sorted sets of rows.
@@ -127,6 +132,7 @@ const UNORDERED: &[&str] = &[
     "SELECT stay_id, nights FROM stays WHERE nights > 7",
     "SELECT * FROM stays WHERE tenant_id IN (1, 2, 3, 4, 5, 6)",
     "SELECT tenant_id, sum(nights) FROM stays GROUP BY tenant_id",
+    "SELECT DISTINCT brand, vip FROM stays",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,5 +211,54 @@ async fn what_cannot_be_merged_exactly_is_refused_with_a_hint() -> anyhow::Resul
     c.batch_execute("ROLLBACK").await?;
     let n: i64 = c.query_one("SELECT count(*) FROM stays", &[]).await?.get(0);
     assert_eq!(n, 2000, "the refused transaction left nothing behind");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_ordered_across_shards_only_under_a_byte_order_collation() -> anyhow::Result<()> {
+    let f = setup("sgcoll").await?;
+    let has_icu: bool = f.whole.query_one("SELECT exists (SELECT FROM pg_collation WHERE collname = 'und-x-icu')", &[]).await?.get(0);
+    if !has_icu {
+        eprintln!("skipped: this PostgreSQL has no ICU collations");
+        return Ok(());
+    }
+    // Under ICU's root collation 'a' < 'B'; in byte order 'B' < 'a'.
+    let add = "ALTER TABLE stays ADD COLUMN city text COLLATE \"und-x-icu\"";
+    let fill = "UPDATE stays SET city = (ARRAY['a','B','c','D'])[stay_id % 4 + 1]";
+    f.whole.batch_execute(add).await?;
+    f.whole.batch_execute(fill).await?;
+    let c = f.proxy.connect("app", "app", "pms").await?;
+    c.batch_execute(add).await?; // DDL reaches every shard
+    for tenant in 1..=50i64 {
+        c.execute(&format!("{fill} WHERE tenant_id = $1"), &[&tenant]).await?;
+    }
+    let icu: Vec<String> = f.whole.query("SELECT DISTINCT city FROM stays ORDER BY 1", &[]).await?.iter().map(|r| r.get(0)).collect();
+    assert_eq!(icu, ["a", "B", "c", "D"], "the whole database orders by ICU");
+
+    for sql in [
+        "SELECT stay_id, city FROM stays ORDER BY city, stay_id LIMIT 10",
+        "SELECT min(city) FROM stays",
+        "SELECT DISTINCT city FROM stays ORDER BY city",
+    ] {
+        let e = c.simple_query(sql).await.expect_err(sql);
+        assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED), "{sql}: {e}");
+        let hint = e.as_db_error().and_then(|d| d.hint()).unwrap_or_default().to_string();
+        assert!(hint.contains("COLLATE"), "{sql}: hint {hint}");
+    }
+    // Byte order asked for explicitly, and grouping (equality) under a deterministic collation.
+    for sql in [
+        "SELECT stay_id, city FROM stays ORDER BY city COLLATE \"C\", stay_id LIMIT 10",
+        "SELECT city, count(*) FROM stays GROUP BY city ORDER BY city COLLATE \"C\"",
+    ] {
+        let want = text_rows(&f.whole.simple_query(sql).await?);
+        let got = text_rows(&c.simple_query(sql).await.map_err(|e| anyhow::anyhow!("{sql}: {e}"))?);
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "{sql}");
+    }
+    let mut want = text_rows(&f.whole.simple_query("SELECT city, count(*) FROM stays GROUP BY city").await?);
+    let mut got = text_rows(&c.simple_query("SELECT city, count(*) FROM stays GROUP BY city").await?);
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "grouping by an ICU (deterministic) text column");
     Ok(())
 }

@@ -284,7 +284,7 @@ impl Client {
             return self.refuse(e.into(), simple).await;
         }
         let plan = self.routing.db.scatter.plan(sql);
-        if let Err(e) = plan.as_ref() {
+        if let Err(e) = &plan.base {
             return self.refuse(e.clone().into(), simple).await;
         }
         let bound = params.map(|p| super::scatter::BoundParams {

@@ -25,6 +25,7 @@ use crate::scatter::having::{Having, ParamValue};
 use crate::scatter::layout::{is_collatable, Layout};
 use crate::scatter::merge::{write_visible, Admit, Sorter, Window};
 use crate::scatter::plan::{MergePlan, Shape};
+use crate::scatter::planner::Planned;
 use crate::scatter::shard::{self, ShardEvent, CHANNEL_DEPTH};
 use crate::scatter::value::{self, Format};
 use crate::scatter::ScatterError;
@@ -65,7 +66,7 @@ impl BoundParams {
 pub(super) struct ScatterJob {
     /// The client's statement, for Describe.
     pub sql: String,
-    pub plan: Arc<Result<MergePlan, ScatterError>>,
+    pub plan: Arc<Planned>,
     pub shards: Vec<ShardIdx>,
     pub params: Option<BoundParams>,
 }
@@ -88,14 +89,14 @@ impl Client {
     /// Runs a cross-shard read and answers the client: RowDescription when `describe`, the
     /// merged rows, CommandComplete, and ReadyForQuery when `ready` (simple protocol).
     pub(super) async fn scatter(&mut self, job: &ScatterJob, describe: bool, ready: bool) -> Result<(), FrontendError> {
-        let plan = match job.plan.as_ref() {
-            Ok(p) => p,
-            Err(e) => return Err(e.clone().into()),
-        };
         // Between transactions (the caller checked): a held server can go back first.
         self.release();
-        let mut feeds = self.start_shards(job, plan).await?;
-        let result = self.merge(job, plan, &mut feeds, describe).await;
+        let plan = match job.plan.ready() {
+            Some(p) => p,
+            None => self.learn_types(job).await?,
+        };
+        let mut feeds = self.start_shards(job, &plan).await?;
+        let result = self.merge(job, &plan, &mut feeds, describe).await;
         drain(&mut feeds).await;
         let sent = result?;
         build::command_complete(&mut self.wbuf, &format!("SELECT {sent}"));
@@ -108,27 +109,8 @@ impl Client {
     /// Describes a scatter portal for the client: the client's own statement described by one
     /// shard (all shards share the schema), with the result formats of its Bind.
     pub(super) async fn scatter_describe(&mut self, job: &ScatterJob) -> Result<(), FrontendError> {
-        let Some(&first) = job.shards.first() else { return Ok(()) };
-        let Some(pool) = self.routing.pool(&self.shared.pools, first) else { return Ok(()) };
-        let server = pool.checkout().await.map_err(|e| self.shard_error(first, &e))?;
-        let mut req = BytesMut::new();
         let types = job.params.as_ref().map(|p| p.types.clone()).unwrap_or_default();
-        build::parse(&mut req, "", &job.sql, &types);
-        build::describe(&mut req, b'S', "");
-        build::sync(&mut req);
-        let (tx, mut rx) = mpsc::channel(4);
-        tokio::spawn(shard::run(server, req.freeze(), tx));
-        let mut cols: Option<Vec<Column>> = None;
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                ShardEvent::Description(c) => cols = Some(c),
-                ShardEvent::Error(e) => return Err(self.shard_failed(first, e)),
-                ShardEvent::Failed(m) if !m.is_empty() => {
-                    return Err(self.shard_failed(first, fields("08006", &m)));
-                }
-                _ => {}
-            }
-        }
+        let cols = self.describe_on_shard(job, &job.sql, &types).await?;
         let mut out = BytesMut::new();
         match cols {
             Some(mut cols) if !cols.is_empty() => {
@@ -146,6 +128,50 @@ impl Client {
         }
         self.synthetic(out.freeze());
         Ok(())
+    }
+
+    /// The first run of a plan that compares columns: learns from one shard which of them
+    /// are text, so the shards can be asked for those columns' collations.
+    async fn learn_types(&mut self, job: &ScatterJob) -> Result<Arc<MergePlan>, FrontendError> {
+        let base = job.plan.base.clone().map_err(FrontendError::from)?;
+        let types = job.params.as_ref().map(|p| p.types.clone()).unwrap_or_default();
+        let cols = self.describe_on_shard(job, &base.shard_sql, &types).await?.unwrap_or_default();
+        let width = cols.len();
+        let collatable = |c: crate::scatter::plan::ColumnRef| {
+            c.index(width, base.hidden).and_then(|i| cols.get(i)).is_some_and(|col| is_collatable(col.type_oid))
+        };
+        Ok(job.plan.check(&collatable)?)
+    }
+
+    /// Parse + Describe (statement) of `sql` on the job's first shard: its RowDescription, or
+    /// `None` for a statement without rows.
+    async fn describe_on_shard(
+        &mut self,
+        job: &ScatterJob,
+        sql: &str,
+        types: &[u32],
+    ) -> Result<Option<Vec<Column>>, FrontendError> {
+        let Some(&first) = job.shards.first() else { return Ok(None) };
+        let Some(pool) = self.routing.pool(&self.shared.pools, first) else { return Ok(None) };
+        let server = pool.checkout().await.map_err(|e| self.shard_error(first, &e))?;
+        let mut req = BytesMut::new();
+        build::parse(&mut req, "", sql, types);
+        build::describe(&mut req, b'S', "");
+        build::sync(&mut req);
+        let (tx, mut rx) = mpsc::channel(4);
+        tokio::spawn(shard::run(server, req.freeze(), tx));
+        let mut cols: Option<Vec<Column>> = None;
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                ShardEvent::Description(c) => cols = Some(c),
+                ShardEvent::Error(e) => return Err(self.shard_failed(first, e)),
+                ShardEvent::Failed(m) if !m.is_empty() => {
+                    return Err(self.shard_failed(first, fields("08006", &m)));
+                }
+                _ => {}
+            }
+        }
+        Ok(cols)
     }
 
     /// Checks out a server on every shard (in parallel), brings its settings in line with the
@@ -201,7 +227,18 @@ impl Client {
             }
         }
         let layout = Layout::new(&descriptions, plan)?;
-        check_collations(plan, &layout)?;
+        for &c in &plan.text_compared {
+            let collatable = is_collatable(layout.type_oid(layout.index(c)?));
+            if collatable && !plan.collations.iter().any(|k| k.column == c) {
+                // Planned when this column was not text: the table changed since.
+                job.plan.forget_checked();
+                return Err(ScatterError::unsupported(
+                    "a compared column's type changed since shardgate planned this statement",
+                    "run the statement again",
+                )
+                .into());
+            }
+        }
         if describe {
             row_description::write(&mut self.wbuf, &layout.client_description(plan));
         }
@@ -217,6 +254,7 @@ impl Client {
                     match ev {
                         ShardEvent::Row(body) => {
                             let f = data_row::fields(&body).map_err(FrontendError::from)?;
+                            check_collations(plan, &layout, &f)?;
                             grouper.add(&f)?;
                         }
                         other => self.unexpected(feeds, i, other)?,
@@ -304,7 +342,7 @@ impl Client {
         let sorter = Sorter::new(&plan.order, layout, |i| layout.type_oid(i))?;
         let mut heads: Vec<Option<(Vec<Option<value::Value>>, Bytes)>> = Vec::with_capacity(feeds.len());
         for i in 0..feeds.len() {
-            heads.push(self.next_row(feeds, i, &sorter).await?);
+            heads.push(self.next_row(feeds, i, &sorter, plan, layout).await?);
         }
         let mut sent = 0u64;
         while !window.is_done() {
@@ -322,7 +360,7 @@ impl Client {
             let Some(b) = best else { break };
             let Some((_, body)) = heads.get_mut(b).and_then(|h| h.take()) else { break };
             if let Some(slot) = heads.get_mut(b) {
-                *slot = self.next_row(feeds, b, &sorter).await?;
+                *slot = self.next_row(feeds, b, &sorter, plan, layout).await?;
             }
             match window.admit() {
                 Admit::Skip => continue,
@@ -355,12 +393,15 @@ impl Client {
         feeds: &mut [Feed],
         i: usize,
         sorter: &Sorter,
+        plan: &MergePlan,
+        layout: &Layout,
     ) -> Result<Option<(Vec<Option<value::Value>>, Bytes)>, FrontendError> {
         loop {
             match self.next_event(feeds, i).await? {
                 None => return Ok(None),
                 Some(ShardEvent::Row(body)) => {
                     let f = data_row::fields(&body).map_err(FrontendError::from)?;
+                    check_collations(plan, layout, &f)?;
                     return Ok(Some((sorter.values(&f)?, body)));
                 }
                 Some(other) => self.unexpected(feeds, i, other)?,
@@ -492,16 +533,34 @@ async fn drain(feeds: &mut [Feed]) {
     }
 }
 
-/// Text comparisons (sort and group keys, min/max) are exact only when the collation orders
-/// bytes as PostgreSQL does; until the shards report their collation, refuse them.
-fn check_collations(plan: &MergePlan, layout: &Layout) -> Result<(), ScatterError> {
-    for r in &plan.text_compared {
-        let i = layout.index(*r)?;
-        if is_collatable(layout.type_oid(i)) {
-            return Err(ScatterError::unsupported(
-                "comparing text across shards needs the column's collation, which shardgate cannot verify yet",
-                "order or group by a non-text column, or add the shard key to the WHERE clause",
-            ));
+/// Checks each shard row's collation verdicts (see `scatter::analyse::collation`): text the
+/// proxy compares must be byte-comparable, else the query is refused before any wrong order
+/// or grouping reaches the client.
+fn check_collations(plan: &MergePlan, layout: &Layout, fields: &[Option<&[u8]>]) -> Result<(), ScatterError> {
+    for check in &plan.collations {
+        let column = layout.index(check.column)?;
+        if !is_collatable(layout.type_oid(column)) {
+            continue;
+        }
+        let at = layout.index(check.verdict)?;
+        let ok = match fields.get(at).copied().flatten() {
+            Some(v) => value::decode(crate::scatter::layout::oid::BOOL, layout.format(at), v)?
+                == value::Value::Bool(true),
+            None => false,
+        };
+        if !ok {
+            let name = layout.columns.get(column).map(|c| String::from_utf8_lossy(&c.name).into_owned()).unwrap_or_default();
+            return Err(if check.ordered {
+                ScatterError::unsupported(
+                    format!("ordering text across shards: column \"{name}\" uses a collation whose order shardgate cannot reproduce (only C/POSIX byte order is exact)"),
+                    "add COLLATE \"C\" to the ORDER BY (byte order), or add the shard key to the WHERE clause",
+                )
+            } else {
+                ScatterError::unsupported(
+                    format!("grouping text across shards: column \"{name}\" uses a nondeterministic collation"),
+                    "group by the column with COLLATE \"C\", or add the shard key to the WHERE clause",
+                )
+            });
         }
     }
     Ok(())

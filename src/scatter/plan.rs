@@ -30,6 +30,18 @@ pub struct MergePlan {
     /// Columns compared as text (sort keys, grouping keys, min/max arguments): their
     /// collation must order bytes as PostgreSQL does before the proxy may compare them.
     pub text_compared: Vec<ColumnRef>,
+    /// For each column of `text_compared`: the hidden boolean in which every shard row says
+    /// whether that column's collation lets the proxy compare its text as bytes.
+    pub collations: Vec<CollationCheck>,
+}
+
+/// A shard's verdict on one compared column's collation (see `analyse/collation.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollationCheck {
+    pub column: ColumnRef,
+    pub verdict: ColumnRef,
+    /// Compared for order (needs C/POSIX), not only for equality (needs deterministic).
+    pub ordered: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

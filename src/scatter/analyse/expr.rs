@@ -162,12 +162,3 @@ pub fn first_call(e: &Expr, kind: function::Kind) -> Option<Function> {
     }
 }
 
-/// True when the expression names a collation: the proxy compares with the column's own
-/// collation (checked at run time), so an explicit one would be ignored.
-pub fn has_collate(e: &Expr) -> bool {
-    sqlparser::ast::visit_expressions(e, |x| match x {
-        Expr::Collate { .. } => ControlFlow::Break(()),
-        _ => ControlFlow::Continue(()),
-    })
-    .is_break()
-}

@@ -9,6 +9,7 @@
 mod aggregate;
 mod call;
 mod check;
+mod collation;
 mod expr;
 mod function;
 mod having;
@@ -33,8 +34,17 @@ fn refuse(message: impl Into<String>, hint: impl Into<String>) -> ScatterError {
     ScatterError::unsupported(message, hint)
 }
 
-/// Plans one SELECT that the router sends to several shards.
+/// Plans one SELECT that the router sends to several shards, without collation verdicts:
+/// enough when `text_compared` is empty, and what tells the executor which columns to look
+/// up (their types come from a Describe of `shard_sql` on one shard).
 pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
+    plan_checked(sql, &|_| false)
+}
+
+/// Plans with a collation verdict (`collation.rs`) for each compared column `needs` picks:
+/// those of a collatable type. `pg_collation_for` raises an error on any other type, so
+/// verdicts can only be asked for columns known to be text.
+pub fn plan_checked(sql: &str, needs: &dyn Fn(ColumnRef) -> bool) -> Result<MergePlan, ScatterError> {
     let query = parse(sql)?;
     let select = check::outer(&query)?;
     check::nested(&query)?;
@@ -50,7 +60,7 @@ pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
 
     let mut proj = Projection::new(&select.projection)?;
     let mut shard = query.clone();
-    let (partial, sort, mut compared) = match (aggregated, distinct) {
+    let (partial, sort, compared) = match (aggregated, distinct) {
         (true, true) => {
             return Err(refuse(
                 "SELECT DISTINCT with aggregates across shards",
@@ -65,24 +75,48 @@ pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
     let having = matches!(partial, Partial::Group { .. }).then_some(select.having.as_ref()).flatten();
     param::carry(&query, &shard, having, &mut proj)?;
 
+    let mut text_compared: Vec<ColumnRef> = Vec::new();
+    let group_keys = match &partial {
+        Partial::Group { keys, .. } => keys.clone(),
+        Partial::Stream => Vec::new(),
+    };
+    for c in sort.iter().map(|k| k.column).chain(compared.iter().copied()).chain(group_keys.iter().copied()) {
+        if !text_compared.contains(&c) {
+            text_compared.push(c);
+        }
+    }
+    let merge_of = |c: ColumnRef, proj: &Projection| -> Option<ColumnMerge> {
+        match (c, &partial) {
+            (ColumnRef::Item(i), Partial::Group { visible, .. }) => visible.get(i).copied(),
+            (ColumnRef::Hidden(h), _) => proj.hidden_merges().get(h).copied(),
+            _ => None,
+        }
+    };
+    let ordered: Vec<bool> = text_compared
+        .iter()
+        .map(|&c| {
+            sort.iter().any(|k| k.column == c) || matches!(merge_of(c, &proj), Some(ColumnMerge::Min | ColumnMerge::Max))
+        })
+        .collect();
+    let visible_items = body(&mut shard)?.projection.clone();
+    let checked: Vec<ColumnRef> = text_compared.iter().copied().filter(|c| needs(*c)).collect();
+    let collations = collation::checks(
+        &checked,
+        |c| text_compared.iter().position(|x| *x == c).and_then(|i| ordered.get(i).copied()).unwrap_or(true),
+        &visible_items,
+        &mut proj,
+    )?;
+
     let (hidden_items, hidden_merges) = proj.finish();
     let hidden = hidden_items.len();
     body(&mut shard)?.projection.extend(hidden_items);
     let shape = match partial {
         Partial::Stream => Shape::Stream,
         Partial::Group { keys, mut visible, having } => {
-            compared.extend(keys.iter().copied());
             visible.extend(hidden_merges);
             Shape::Group(GroupPlan { keys, columns: visible, having })
         }
     };
-    let mut text_compared = Vec::new();
-    for c in sort.iter().map(|k| k.column).chain(compared) {
-        if !text_compared.contains(&c) {
-            text_compared.push(c);
-        }
-    }
-    no_collate(&body(&mut shard)?.projection, hidden, &text_compared)?;
     Ok(MergePlan {
         shard_sql: shard.to_string(),
         hidden,
@@ -91,6 +125,7 @@ pub fn plan(sql: &str) -> Result<MergePlan, ScatterError> {
         offset: window.offset,
         limit: window.limit,
         text_compared,
+        collations,
     })
 }
 
@@ -136,23 +171,6 @@ fn shard_window(query: &Query, shard: &mut Query, partial: &Partial, window: lim
 enum Partial {
     Stream,
     Group { keys: Vec<ColumnRef>, visible: Vec<ColumnMerge>, having: Option<Predicate> },
-}
-
-/// Refuses an explicit COLLATE in a column the proxy compares: RowDescription does not carry
-/// collations, so the proxy would compare with the column's default one instead.
-fn no_collate(items: &[SelectItem], hidden: usize, compared: &[ColumnRef]) -> Result<(), ScatterError> {
-    for c in compared {
-        let item = c.index(items.len(), hidden).and_then(|i| items.get(i));
-        if let Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item {
-            if expr::has_collate(e) {
-                return Err(refuse(
-                    format!("COLLATE in a sort, grouping or min/max column ({e}) across shards"),
-                    "compare with the column's own collation, or add the shard key to the WHERE clause",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn parse(sql: &str) -> Result<Query, ScatterError> {

@@ -1,5 +1,6 @@
 //! Planner unit tests: exact shard SQL and plan fields per rule, and a table of refusals.
 
+mod collation;
 mod describe;
 mod group;
 mod params;
@@ -7,10 +8,11 @@ mod print;
 mod refuse;
 mod stream;
 
-use super::plan;
+use super::{plan, plan_checked};
 use crate::scatter::plan::{ColumnRef, MergePlan, SortKey};
 use crate::scatter::ScatterError;
 
+/// The plan without the shards' collation verdicts (tested in `collation.rs`).
 fn ok(sql: &str) -> MergePlan {
     match plan(sql) {
         Ok(p) => p,
