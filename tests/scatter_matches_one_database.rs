@@ -12,6 +12,7 @@
 mod support;
 
 use support::shards::{Shards, QUARTERS};
+use support::wire::Wire;
 use support::{PgCluster, Proxy};
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::SimpleQueryMessage;
@@ -20,7 +21,11 @@ use tokio_postgres::SimpleQueryMessage;
 const TABLE: &str = "
 CREATE TABLE stays (tenant_id bigint NOT NULL, stay_id bigint NOT NULL, brand text, nights int,
                     amount numeric(12,2), rate float8, arrived date, booked_at timestamptz,
-                    vip bool, ref uuid, PRIMARY KEY (tenant_id, stay_id))";
+                    vip bool, ref uuid, PRIMARY KEY (tenant_id, stay_id));
+CREATE TABLE payments (tenant_id bigint NOT NULL, payment_id bigint NOT NULL, stay_id bigint NOT NULL,
+                       amount numeric(12,2) NOT NULL, paid_at timestamptz, method text,
+                       PRIMARY KEY (tenant_id, payment_id));
+GRANT SELECT ON stays, payments TO PUBLIC";
 
 /// 2,000 rows for 50 tenants, deterministic, with NULLs in every nullable column. Rates are
 /// multiples of 0.25, so float sums are exact in any order: PostgreSQL itself adds floats in
@@ -38,6 +43,15 @@ SELECT g % 50 + 1, g,
        CASE WHEN g % 31 = 0 THEN NULL ELSE g % 3 = 0 END,
        md5(g::text)::uuid
 FROM generate_series(1, 2000) g";
+
+/// Up to three payments per stay (none for every 7th), for co-located joins.
+const PAYMENTS: &str = "
+INSERT INTO payments
+SELECT g % 50 + 1, g * 10 + k, g, round((g * k * 13 % 5000) / 3.0, 2),
+       timestamptz '2026-02-01 00:00:00+00' + (g * k * 7 % 50000) * interval '1 minute',
+       CASE WHEN k = 3 THEN NULL ELSE (ARRAY['card','cash','transfer'])[(g + k) % 3 + 1] END
+FROM generate_series(1, 2000) g, generate_series(1, 3) k
+WHERE g % 7 <> 0 AND k <= g % 3 + 1";
 
 struct Fixture {
     _pg: PgCluster,
@@ -60,17 +74,25 @@ async fn setup(prefix: &str) -> anyhow::Result<Fixture> {
             cond.push_str(&format!(" AND hashint8extended(g % 50 + 1, 0) < {t}"));
         }
         c.batch_execute(&format!("{ROWS} WHERE {cond}")).await?;
+        c.batch_execute(&format!("{PAYMENTS} AND {cond}")).await?;
     }
     let whole_db = format!("{prefix}_whole");
     pg.create_database(&whole_db, "app").await?;
     let whole = pg.client_as("app", "app", &whole_db).await?;
     whole.batch_execute(TABLE).await?;
     whole.batch_execute(ROWS).await?;
+    whole.batch_execute(PAYMENTS).await?;
     let map = shards.map_yaml(&pg).replace(
         "tables:\n",
-        "tables:\n  - { name: stays, columns: [tenant_id], function: tenant_hash }\n",
+        "tables:\n  - { name: stays, columns: [tenant_id], function: tenant_hash }\n  \
+         - { name: payments, columns: [tenant_id], function: tenant_hash }\n",
     );
-    let proxy = Proxy::builder(&pg).database_with_map("pms", &map).start().await?;
+    let proxy = Proxy::builder(&pg)
+        .database_with_map("pms", &map)
+        .user("app", "app", "scram-sha-256")
+        .user("raw", "raw", "trust")
+        .start()
+        .await?;
     Ok(Fixture { _pg: pg, proxy, whole })
 }
 
@@ -125,6 +147,12 @@ const ORDERED: &[&str] = &[
     "SELECT brand, count(*), min(arrived), max(brand) FROM stays GROUP BY brand ORDER BY brand",
     "SELECT min(brand), max(brand) FROM stays",
     "SELECT DISTINCT brand FROM stays ORDER BY 1 NULLS FIRST",
+    // Co-located joins (same tenant_id on both sides): revenue by brand, newest payments.
+    "SELECT s.brand, sum(p.amount), count(*), avg(p.amount) FROM stays s JOIN payments p \
+     ON p.tenant_id = s.tenant_id AND p.stay_id = s.stay_id GROUP BY s.brand ORDER BY 2 DESC",
+    "SELECT p.payment_id, p.paid_at, s.nights FROM payments p JOIN stays s USING (tenant_id, stay_id) \
+     WHERE p.method IS NOT NULL ORDER BY p.paid_at DESC, p.payment_id LIMIT 25",
+    "SELECT method, count(*), min(paid_at), max(amount) FROM payments GROUP BY method ORDER BY method NULLS LAST",
 ];
 
 /// Queries without ORDER BY: compared as sorted sets of rows.
@@ -156,6 +184,21 @@ async fn cross_shard_reads_equal_one_database_in_both_protocols() -> anyhow::Res
             got.sort();
         }
         assert_eq!(got, want, "extended protocol (binary): {sql}");
+        // Extended protocol with text results (Parse/Bind/Describe/Execute by hand).
+        let mut w = Wire::connect_trust(f.proxy.addr(), "raw", "pms").await?;
+        w.parse("", sql).bind("", "", &[]).describe_portal("").execute("", 0).sync();
+        w.flush().await?;
+        let msgs = w.until_ready().await?;
+        assert!(msgs.iter().all(|m| m.tag != 'E'), "{sql}: {:?}", msgs.iter().find_map(|m| m.field(b'M')));
+        let mut got: Vec<Vec<Option<String>>> = msgs.iter().filter(|m| m.tag == 'D').map(|m| m.row()).collect();
+        let mut want = text_rows(&f.whole.simple_query(sql).await?);
+        if !ordered {
+            want.sort();
+            got.sort();
+        }
+        assert_eq!(got, want, "extended protocol (text): {sql}");
+        let tag = msgs.iter().find(|m| m.tag == 'C').map(|m| m.command_tag()).unwrap_or_default();
+        assert_eq!(tag, format!("SELECT {}", want.len()), "{sql}: one CommandComplete with the total");
     }
     Ok(())
 }
@@ -217,7 +260,8 @@ async fn what_cannot_be_merged_exactly_is_refused_with_a_hint() -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_is_ordered_across_shards_only_under_a_byte_order_collation() -> anyhow::Result<()> {
     let f = setup("sgcoll").await?;
-    let has_icu: bool = f.whole.query_one("SELECT exists (SELECT FROM pg_collation WHERE collname = 'und-x-icu')", &[]).await?.get(0);
+    let has_icu: bool =
+        f.whole.query_one("SELECT exists (SELECT FROM pg_collation WHERE collname = 'und-x-icu')", &[]).await?.get(0);
     if !has_icu {
         eprintln!("skipped: this PostgreSQL has no ICU collations");
         return Ok(());
@@ -232,7 +276,8 @@ async fn text_is_ordered_across_shards_only_under_a_byte_order_collation() -> an
     for tenant in 1..=50i64 {
         c.execute(&format!("{fill} WHERE tenant_id = $1"), &[&tenant]).await?;
     }
-    let icu: Vec<String> = f.whole.query("SELECT DISTINCT city FROM stays ORDER BY 1", &[]).await?.iter().map(|r| r.get(0)).collect();
+    let icu: Vec<String> =
+        f.whole.query("SELECT DISTINCT city FROM stays ORDER BY 1", &[]).await?.iter().map(|r| r.get(0)).collect();
     assert_eq!(icu, ["a", "B", "c", "D"], "the whole database orders by ICU");
 
     for sql in [

@@ -453,7 +453,8 @@ impl Client {
                     return Ok(());
                 }
                 Some(PortalAnswer::Scatter(job)) => {
-                    let max_rows = frame.body().get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, i32::from_be_bytes);
+                    let max_rows =
+                        frame.body().get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, i32::from_be_bytes);
                     if max_rows != 0 {
                         let e = crate::scatter::ScatterError::unsupported(
                             "fetching a cross-shard read in batches (Execute with a row limit)",

@@ -544,12 +544,14 @@ fn check_collations(plan: &MergePlan, layout: &Layout, fields: &[Option<&[u8]>])
         }
         let at = layout.index(check.verdict)?;
         let ok = match fields.get(at).copied().flatten() {
-            Some(v) => value::decode(crate::scatter::layout::oid::BOOL, layout.format(at), v)?
-                == value::Value::Bool(true),
+            Some(v) => {
+                value::decode(crate::scatter::layout::oid::BOOL, layout.format(at), v)? == value::Value::Bool(true)
+            }
             None => false,
         };
         if !ok {
-            let name = layout.columns.get(column).map(|c| String::from_utf8_lossy(&c.name).into_owned()).unwrap_or_default();
+            let name =
+                layout.columns.get(column).map(|c| String::from_utf8_lossy(&c.name).into_owned()).unwrap_or_default();
             return Err(if check.ordered {
                 ScatterError::unsupported(
                     format!("ordering text across shards: column \"{name}\" uses a collation whose order shardgate cannot reproduce (only C/POSIX byte order is exact)"),

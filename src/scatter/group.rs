@@ -141,7 +141,11 @@ impl Grouper {
                 }
                 (ColumnMerge::Min | ColumnMerge::Max, Acc::Raw(slot)) => {
                     let Some(r) = raw else { continue };
-                    let v = value::decode(self.types.get(i).copied().unwrap_or(0), self.formats.get(i).copied().unwrap_or(Format::Text), r)?;
+                    let v = value::decode(
+                        self.types.get(i).copied().unwrap_or(0),
+                        self.formats.get(i).copied().unwrap_or(Format::Text),
+                        r,
+                    )?;
                     let better = match slot.as_ref().and_then(|(_, v)| v.as_ref()) {
                         None => true,
                         Some(cur) => {
@@ -159,16 +163,31 @@ impl Grouper {
                 }
                 (ColumnMerge::Count | ColumnMerge::AvgCount, Acc::Count(n)) => {
                     if let Some(r) = raw {
-                        let add = match value::decode(self.types.get(i).copied().unwrap_or(oid::INT8), self.formats.get(i).copied().unwrap_or(Format::Text), r)? {
+                        let add = match value::decode(
+                            self.types.get(i).copied().unwrap_or(oid::INT8),
+                            self.formats.get(i).copied().unwrap_or(Format::Text),
+                            r,
+                        )? {
                             Value::Int(x) => x,
-                            _ => return Err(ScatterError::Value { code: "XX000", message: "a partial count is not an integer".into() }),
+                            _ => {
+                                return Err(ScatterError::Value {
+                                    code: "XX000",
+                                    message: "a partial count is not an integer".into(),
+                                })
+                            }
                         };
-                        *n = n.checked_add(add).ok_or(ScatterError::Value { code: "22003", message: "bigint out of range".into() })?;
+                        *n = n
+                            .checked_add(add)
+                            .ok_or(ScatterError::Value { code: "22003", message: "bigint out of range".into() })?;
                     }
                 }
                 (ColumnMerge::Sum | ColumnMerge::AvgSum { .. }, Acc::Sum(total)) => {
                     let Some(r) = raw else { continue };
-                    let v = value::decode(self.types.get(i).copied().unwrap_or(0), self.formats.get(i).copied().unwrap_or(Format::Text), r)?;
+                    let v = value::decode(
+                        self.types.get(i).copied().unwrap_or(0),
+                        self.formats.get(i).copied().unwrap_or(Format::Text),
+                        r,
+                    )?;
                     *total = Some(match total.take() {
                         None => v,
                         Some(t) => value::add(&t, &v)?,
@@ -176,8 +195,13 @@ impl Grouper {
                 }
                 (ColumnMerge::BoolAnd | ColumnMerge::BoolOr, Acc::Bool(b)) => {
                     let Some(r) = raw else { continue };
-                    let Value::Bool(x) = value::decode(oid::BOOL, self.formats.get(i).copied().unwrap_or(Format::Text), r)? else {
-                        return Err(ScatterError::Value { code: "XX000", message: "a partial bool_and/bool_or is not a bool".into() });
+                    let Value::Bool(x) =
+                        value::decode(oid::BOOL, self.formats.get(i).copied().unwrap_or(Format::Text), r)?
+                    else {
+                        return Err(ScatterError::Value {
+                            code: "XX000",
+                            message: "a partial bool_and/bool_or is not a bool".into(),
+                        });
                     };
                     *b = Some(match (b.take(), matches!(m, ColumnMerge::BoolAnd)) {
                         (None, _) => x,
@@ -187,17 +211,25 @@ impl Grouper {
                 }
                 (ColumnMerge::CountDistinct, Acc::Distinct(set)) => {
                     let Some(r) = raw else { continue };
-                    let v = value::decode(self.types.get(i).copied().unwrap_or(0), self.formats.get(i).copied().unwrap_or(Format::Text), r)?;
+                    let v = value::decode(
+                        self.types.get(i).copied().unwrap_or(0),
+                        self.formats.get(i).copied().unwrap_or(Format::Text),
+                        r,
+                    )?;
                     let mut k = Vec::new();
                     value::group_key(&v, &mut k);
                     if set.insert(k) {
                         self.distinct_values += 1;
                         if self.distinct_values > MAX_GROUPS {
-                            return Err(ScatterError::TooLarge { what: "count(DISTINCT …) values", limit: MAX_GROUPS });
+                            return Err(ScatterError::TooLarge {
+                                what: "count(DISTINCT …) values", limit: MAX_GROUPS
+                            });
                         }
                     }
                 }
-                _ => return Err(ScatterError::Value { code: "XX000", message: "internal: merge state mismatch".into() }),
+                _ => {
+                    return Err(ScatterError::Value { code: "XX000", message: "internal: merge state mismatch".into() })
+                }
             }
         }
         Ok(())

@@ -114,7 +114,10 @@ pub enum Admit {
 
 impl Window {
     /// Resolves parameter counts with `param` (0-based index → value).
-    pub fn new(plan: &MergePlan, param: impl Fn(usize) -> Result<Option<i64>, ScatterError>) -> Result<Self, ScatterError> {
+    pub fn new(
+        plan: &MergePlan,
+        param: impl Fn(usize) -> Result<Option<i64>, ScatterError>,
+    ) -> Result<Self, ScatterError> {
         let resolve = |c: Option<Count>, what: &str| -> Result<Option<u64>, ScatterError> {
             let v = match c {
                 None => return Ok(None),

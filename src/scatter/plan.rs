@@ -84,7 +84,9 @@ pub enum ColumnMerge {
     /// absolute index into `GroupPlan::columns`: grouping plans never have a wildcard) and
     /// gives the result avg's type (numeric for integer and numeric input, float8 for float,
     /// interval for interval), rewriting the RowDescription.
-    AvgSum { count: usize },
+    AvgSum {
+        count: usize,
+    },
     /// The hidden `count(x)` feeding an `AvgSum`.
     AvgCount,
     /// `count(DISTINCT x)`: the shards group by `x` too and send `x` here (so the shards'

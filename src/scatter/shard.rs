@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 /// As for any server reply the proxy needs whole (PostgreSQL's own limit is 1 GB).
 const MAX_SERVER_MESSAGE: u32 = 1 << 30;
 use crate::pool::Checkout;
+use crate::protocol::messages::btag;
 use crate::protocol::messages::error_response::ErrorFields;
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::messages::row_description::{self, Column};
-use crate::protocol::messages::btag;
 use crate::protocol::split_frame;
 
 /// Events per shard buffered between its task and the merge.

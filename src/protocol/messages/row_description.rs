@@ -82,8 +82,24 @@ mod tests {
     #[test]
     fn a_description_round_trips() {
         let cols = vec![
-            Column { name: b"id".to_vec(), table_oid: 16384, attnum: 1, type_oid: 20, type_len: 8, type_mod: -1, format: 0 },
-            Column { name: b"avg".to_vec(), table_oid: 0, attnum: 0, type_oid: 1700, type_len: -1, type_mod: -1, format: 1 },
+            Column {
+                name: b"id".to_vec(),
+                table_oid: 16384,
+                attnum: 1,
+                type_oid: 20,
+                type_len: 8,
+                type_mod: -1,
+                format: 0,
+            },
+            Column {
+                name: b"avg".to_vec(),
+                table_oid: 0,
+                attnum: 0,
+                type_oid: 1700,
+                type_len: -1,
+                type_mod: -1,
+                format: 1,
+            },
         ];
         let mut out = BytesMut::new();
         write(&mut out, &cols);
@@ -94,7 +110,18 @@ mod tests {
     #[test]
     fn a_truncated_description_is_an_error() {
         let mut out = BytesMut::new();
-        write(&mut out, &[Column { name: b"x".to_vec(), table_oid: 0, attnum: 0, type_oid: 23, type_len: 4, type_mod: -1, format: 0 }]);
+        write(
+            &mut out,
+            &[Column {
+                name: b"x".to_vec(),
+                table_oid: 0,
+                attnum: 0,
+                type_oid: 23,
+                type_len: 4,
+                type_mod: -1,
+                format: 0,
+            }],
+        );
         let body = out.get(5..out.len() - 3).unwrap_or_default();
         assert!(parse(body).is_err());
     }

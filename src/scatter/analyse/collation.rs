@@ -31,7 +31,8 @@ const ENCODING_OK: &str = "(SELECT current_setting('server_encoding') IN ('UTF8'
 
 /// Deterministic collations: equal only when the bytes are equal.
 /// (Cast, so that `= ANY (…)` reads an array, not a subquery's rows.)
-const EQUALITY_OK: &str = "CAST((SELECT coalesce(array_agg(quote_ident(c.collname)), ARRAY[]::text[]) || ARRAY['\"default\"'] \
+const EQUALITY_OK: &str =
+    "CAST((SELECT coalesce(array_agg(quote_ident(c.collname)), ARRAY[]::text[]) || ARRAY['\"default\"'] \
      FROM pg_catalog.pg_collation c WHERE c.collisdeterministic) AS text[])";
 
 /// Adds one verdict column per compared column. `ordered`: the column is compared for order

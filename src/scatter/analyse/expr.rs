@@ -161,4 +161,3 @@ pub fn first_call(e: &Expr, kind: function::Kind) -> Option<Function> {
         ControlFlow::Continue(()) => None,
     }
 }
-

@@ -95,7 +95,8 @@ pub fn plan_checked(sql: &str, needs: &dyn Fn(ColumnRef) -> bool) -> Result<Merg
     let ordered: Vec<bool> = text_compared
         .iter()
         .map(|&c| {
-            sort.iter().any(|k| k.column == c) || matches!(merge_of(c, &proj), Some(ColumnMerge::Min | ColumnMerge::Max))
+            sort.iter().any(|k| k.column == c)
+                || matches!(merge_of(c, &proj), Some(ColumnMerge::Min | ColumnMerge::Max))
         })
         .collect();
     let visible_items = body(&mut shard)?.projection.clone();

@@ -17,7 +17,11 @@ fn a_sort_key_gets_an_order_verdict_after_the_other_hidden_columns() {
     let p = full("SELECT id, name FROM guests ORDER BY name LIMIT 5");
     assert_eq!(p.collations, vec![CollationCheck { column: item(1), verdict: hidden(0), ordered: true }]);
     assert_eq!(p.hidden, 1);
-    assert!(p.shard_sql.starts_with("SELECT id, name, ((pg_collation_for(name) COLLATE \"C\") = ANY("), "{}", p.shard_sql);
+    assert!(
+        p.shard_sql.starts_with("SELECT id, name, ((pg_collation_for(name) COLLATE \"C\") = ANY("),
+        "{}",
+        p.shard_sql
+    );
     assert!(p.shard_sql.contains("collcollate IN ('C', 'POSIX')"), "{}", p.shard_sql);
     assert!(p.shard_sql.ends_with("AS \"_sg_v0\" FROM guests ORDER BY name LIMIT 5"), "{}", p.shard_sql);
 }
