@@ -68,60 +68,8 @@ if [ "$WORKLOAD" = tenant ]; then
     TARGETS=(direct shardgate sharded pgbouncer)
 fi
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'pgbench.sh: %s\n' "$*" >&2; exit 1; }
-
-is_root() { [ "$(id -u)" -eq 0 ]; }
-as_root() { if is_root; then "$@"; else sudo "$@"; fi; }
-# PostgreSQL and PgBouncer refuse to run as root: as root, run them as the postgres OS user.
-as_pg_owner() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-# The newest installed PostgreSQL server (Debian layout: /usr/lib/postgresql/<major>/bin).
-pg_bin_dir() {
-    local initdb
-    initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)
-    [ -x "$initdb" ] || return 1
-    dirname "$initdb"
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A free TCP port on 127.0.0.1, starting from a random point so that concurrent runs (and
-# test suites) rarely collide; ports already handed out by this script are skipped.
-TAKEN_PORTS=" "
-free_port() {
-    local port tries=0
-    port=$((20000 + RANDOM % 20000))
-    while port_in_use "$port" || [[ $TAKEN_PORTS == *" $port "* ]]; do
-        port=$((port + 1))
-        tries=$((tries + 1))
-        [ "$tries" -lt 2000 ] || die "no free TCP port found"
-        [ "$port" -lt 60000 ] || port=20000
-    done
-    TAKEN_PORTS="$TAKEN_PORTS$port "
-    echo "$port"
-}
-
-# Wait until a PID exits, up to $2 tenths of a second; 0 if it exited.
-wait_gone() {
-    local pid=$1 n=${2:-100}
-    for _ in $(seq 1 "$n"); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" 100; then
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_gone "$pid" 20 || true
-    fi
-}
+# shellcheck source=benches/lib.sh
+. "$REPO/benches/lib.sh"
 
 # --- state for cleanup ---------------------------------------------------------------------
 WORK=""
@@ -162,9 +110,7 @@ cleanup() {
         stop_pid "$PB_WRAPPER_PID"
         wait "$PB_WRAPPER_PID" 2>/dev/null || true
     fi
-    if [ -n "$PG_STARTED" ]; then
-        as_pg_owner "$PG_BIN/pg_ctl" stop -D "$WORK/pg/data" -m fast -w >/dev/null 2>&1 || true
-    fi
+    stop_cluster
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
         rm -rf "$WORK"
     fi
@@ -175,16 +121,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- prerequisites -------------------------------------------------------------------------
-APT_UPDATED=""
-apt_install() {
-    command -v apt-get >/dev/null || die "$1 is missing and there is no apt-get: install it first"
-    if [ -z "$APT_UPDATED" ]; then
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-        APT_UPDATED=yes
-    fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
-}
-
 if ! pg_bin_dir >/dev/null; then
     say "installing PostgreSQL"
     apt_install postgresql
@@ -230,25 +166,11 @@ fi
 # --- a throw-away PostgreSQL cluster -------------------------------------------------------
 WORK=$(mktemp -d /tmp/shardgate-pgbench.XXXXXX)
 chmod 755 "$WORK"
-mkdir -p "$WORK/pg" "$WORK/pgb" "$WORK/runs"
+mkdir -p "$WORK/pgb" "$WORK/runs"
 if is_root; then
-    chown postgres: "$WORK/pg" "$WORK/pgb"
+    chown postgres: "$WORK/pgb"
 fi
-
-PG_PORT=$(free_port)
-say "initialising PostgreSQL $PG_VERSION in $WORK/pg (port $PG_PORT)"
-printf 'postgres\n' >"$WORK/pg/pwfile"
-if is_root; then chown postgres: "$WORK/pg/pwfile"; fi
-(cd "$WORK/pg" && as_pg_owner "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres \
-    --pwfile="$WORK/pg/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
-    --encoding=UTF8 --locale=C --no-sync >"$WORK/pg/initdb.log" 2>&1) \
-    || { cat "$WORK/pg/initdb.log" >&2; die "initdb failed"; }
-rm -f "$WORK/pg/pwfile"
-PG_STARTED=yes
-(cd "$WORK/pg" && as_pg_owner "$PG_BIN/pg_ctl" start -w -D "$WORK/pg/data" -l "$WORK/pg/postgres.log" \
-    -o "-c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg \
-        -c max_connections=300 -c fsync=off -c shared_buffers=128MB" >/dev/null) \
-    || { tail -n 20 "$WORK/pg/postgres.log" >&2 || true; die "PostgreSQL did not start"; }
+start_cluster
 
 export PGSSLMODE=disable PGGSSENCMODE=disable PGPASSWORD=bench PGUSER=bench PGDATABASE=bench \
     PGHOST=127.0.0.1
@@ -521,7 +443,6 @@ LOADAVG_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # (a scatter: no key) and straight from the whole table, timed, while the proxy's resident
 # memory is sampled; then the same for an ORDER BY … LIMIT merge.
 SCATTER_REPORT=""
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # scatter_run LABEL PORT USER DB SQL: seconds and peak proxy RSS while psql reads everything.
 scatter_run() {
     local label=$1 port=$2 user=$3 db=$4 sql=$5 start end peak=0 now pid

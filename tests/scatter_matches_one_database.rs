@@ -14,7 +14,8 @@ mod support;
 use support::shards::{Shards, QUARTERS};
 use support::wire::Wire;
 use support::{PgCluster, Proxy};
-use tokio_postgres::types::{FromSql, ToSql, Type};
+use support::raw::Raw;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::SimpleQueryMessage;
 
 /// Columns of many types, NULLs included; `stay_id` is unique across tenants.
@@ -105,18 +106,6 @@ fn text_rows(msgs: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-/// A column's raw binary bytes, whatever its type.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct Raw(Vec<u8>);
-
-impl<'a> FromSql<'a> for Raw {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw(raw.to_vec()))
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-}
 
 fn raw_rows(rows: &[tokio_postgres::Row]) -> Vec<Vec<Option<Raw>>> {
     rows.iter().map(|r| (0..r.len()).map(|i| r.get::<_, Option<Raw>>(i)).collect()).collect()

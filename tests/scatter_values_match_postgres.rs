@@ -11,21 +11,10 @@ mod support;
 use std::cmp::Ordering;
 
 use shardgate::scatter::value::{self, oid, Format, Value};
+use support::raw::Raw;
 use support::PgCluster;
-use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-/// Any column, as the raw bytes of its binary format.
-struct Raw(Vec<u8>);
-
-impl<'a> FromSql<'a> for Raw {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw(raw.to_vec()))
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-}
 
 /// A column type and values worth testing (SQL literals), plus optionally an expression over
 /// `g` that generates 200 more.

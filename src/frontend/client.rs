@@ -265,7 +265,13 @@ impl Client {
                 return Ok(());
             }
             self.flush_server().await?;
-            self.flush_client().await?;
+            // Replies the proxy gave itself (e.g. the ParseComplete of an unnamed statement held
+            // until its Bind shows the shard) wait for the server's replies to the same batch,
+            // so the client gets one write, not two: one wakeup fewer per extended-protocol
+            // statement. Order is unchanged, and the server's replies are flushed as they come.
+            if !self.awaits_server() {
+                self.flush_client().await?;
+            }
             self.maybe_release();
             if self.shared.stopping.load(std::sync::atomic::Ordering::Relaxed)
                 && self.server.is_none()
@@ -364,6 +370,12 @@ impl Client {
         }
         self.server_shard = None;
         self.unnamed_on_server = false;
+    }
+
+    /// A server is held and owes replies the client is waiting for.
+    fn awaits_server(&self) -> bool {
+        self.server.is_some()
+            && self.queue.iter().any(|e| !matches!(e, Expect::Synthetic(_) | Expect::SyntheticReady | Expect::CopyEnd))
     }
 
     pub async fn flush_client(&mut self) -> Result<(), FrontendError> {

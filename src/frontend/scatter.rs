@@ -284,15 +284,14 @@ impl Client {
                 let visible = layout.visible();
                 let mut sent = 0u64;
                 for r in rows {
-                    match window.admit() {
-                        Admit::Skip => continue,
-                        Admit::Done => break,
-                        Admit::Send => {}
-                    }
-                    data_row::write(&mut self.wbuf, r.bytes.iter().take(visible).map(|b| b.as_deref()));
-                    sent += 1;
-                    if self.wbuf.len() >= FLUSH_AT {
-                        self.flush_client().await?;
+                    let more = self
+                        .emit(&mut window, &mut sent, |out| {
+                            data_row::write(out, r.bytes.iter().take(visible).map(|b| b.as_deref()));
+                            Ok(())
+                        })
+                        .await?;
+                    if !more {
+                        break;
                     }
                 }
                 Ok(sent)
@@ -317,15 +316,8 @@ impl Client {
                     continue;
                 }
             };
-            match window.admit() {
-                Admit::Skip => continue,
-                Admit::Done => break,
-                Admit::Send => {}
-            }
-            self.write_row(&body, layout)?;
-            sent += 1;
-            if self.wbuf.len() >= FLUSH_AT {
-                self.flush_client().await?;
+            if !self.emit(window, &mut sent, |out| write_row(out, &body, layout)).await? {
+                break;
             }
         }
         Ok(sent)
@@ -362,29 +354,32 @@ impl Client {
             if let Some(slot) = heads.get_mut(b) {
                 *slot = self.next_row(feeds, b, &sorter, plan, layout).await?;
             }
-            match window.admit() {
-                Admit::Skip => continue,
-                Admit::Done => break,
-                Admit::Send => {}
-            }
-            self.write_row(&body, layout)?;
-            sent += 1;
-            if self.wbuf.len() >= FLUSH_AT {
-                self.flush_client().await?;
+            if !self.emit(window, &mut sent, |out| write_row(out, &body, layout)).await? {
+                break;
             }
         }
         Ok(sent)
     }
 
-    /// Writes one shard row to the client, without the hidden columns.
-    fn write_row(&mut self, body: &Bytes, layout: &Layout) -> Result<(), FrontendError> {
-        if layout.hidden == 0 {
-            build_data_row_raw(&mut self.wbuf, body);
-        } else {
-            let f = data_row::fields(body).map_err(FrontendError::from)?;
-            write_visible(&mut self.wbuf, &f, layout.visible());
+    /// Passes one merged row through the OFFSET/LIMIT window to the client, flushing now and
+    /// then. `Ok(false)`: the LIMIT is reached and no more rows are wanted.
+    async fn emit(
+        &mut self,
+        window: &mut Window,
+        sent: &mut u64,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), FrontendError>,
+    ) -> Result<bool, FrontendError> {
+        match window.admit() {
+            Admit::Skip => return Ok(true),
+            Admit::Done => return Ok(false),
+            Admit::Send => {}
         }
-        Ok(())
+        write(&mut self.wbuf)?;
+        *sent += 1;
+        if self.wbuf.len() >= FLUSH_AT {
+            self.flush_client().await?;
+        }
+        Ok(true)
     }
 
     /// The next row of shard `i` with its sort key, or `None` when the shard is done.
@@ -583,11 +578,16 @@ fn param_count(params: Option<&BoundParams>, i: usize) -> Result<Option<i64>, Sc
     n.map(Some).ok_or(ScatterError::Value { code: "22P02", message: "invalid LIMIT/OFFSET parameter".into() })
 }
 
-fn build_data_row_raw(out: &mut BytesMut, body: &[u8]) {
-    use bytes::BufMut;
-    out.put_u8(b'D');
-    out.put_u32((body.len() + 4) as u32);
-    out.put_slice(body);
+/// Writes one shard row for the client, without the hidden columns (as received when there
+/// are none).
+fn write_row(out: &mut BytesMut, body: &Bytes, layout: &Layout) -> Result<(), FrontendError> {
+    if layout.hidden == 0 {
+        data_row::write_raw(out, body);
+    } else {
+        let f = data_row::fields(body).map_err(FrontendError::from)?;
+        write_visible(out, &f, layout.visible());
+    }
+    Ok(())
 }
 
 fn fields(code: &str, message: &str) -> ErrorFields {

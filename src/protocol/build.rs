@@ -7,7 +7,7 @@ use bytes::{BufMut, BytesMut};
 use super::messages::ready_for_query::TxStatus;
 
 /// Writes a message whose body the closure appends, patching the length afterwards.
-fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+pub fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
     out.put_u8(tag);
     let at = out.len();
     out.put_u32(0);

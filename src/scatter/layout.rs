@@ -8,21 +8,7 @@ use super::plan::{ColumnMerge, ColumnRef, MergePlan, Shape};
 use super::value::Format;
 use super::ScatterError;
 
-/// Type OIDs the layout needs by name.
-pub mod oid {
-    pub const BOOL: u32 = 16;
-    pub const INT8: u32 = 20;
-    pub const INT2: u32 = 21;
-    pub const INT4: u32 = 23;
-    pub const TEXT: u32 = 25;
-    pub const NAME: u32 = 19;
-    pub const FLOAT4: u32 = 700;
-    pub const FLOAT8: u32 = 701;
-    pub const BPCHAR: u32 = 1042;
-    pub const VARCHAR: u32 = 1043;
-    pub const NUMERIC: u32 = 1700;
-    pub const INTERVAL: u32 = 1186;
-}
+pub use super::value::oid;
 
 /// Whether values of this type are compared as strings under a collation.
 pub fn is_collatable(type_oid: u32) -> bool {

@@ -17,5 +17,8 @@ pub mod planner;
 pub mod shard;
 pub mod value;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::ScatterError;
 pub use plan::MergePlan;

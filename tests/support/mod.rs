@@ -11,6 +11,7 @@
 
 mod pg;
 mod proxy;
+pub mod raw;
 pub mod shards;
 pub mod wire;
 

@@ -20,23 +20,23 @@ pub fn fields(body: &[u8]) -> Result<Vec<Option<&[u8]>>, ProtocolError> {
 
 /// Appends a whole DataRow message of `values`.
 pub fn write<'a>(out: &mut BytesMut, values: impl ExactSizeIterator<Item = Option<&'a [u8]>>) {
-    out.put_u8(b'D');
-    let at = out.len();
-    out.put_u32(0);
-    out.put_i16(values.len() as i16);
-    for v in values {
-        match v {
-            Some(v) => {
-                out.put_i32(v.len() as i32);
-                out.put_slice(v);
+    crate::protocol::build::message(out, b'D', |b| {
+        b.put_i16(values.len() as i16);
+        for v in values {
+            match v {
+                Some(v) => {
+                    b.put_i32(v.len() as i32);
+                    b.put_slice(v);
+                }
+                None => b.put_i32(-1),
             }
-            None => out.put_i32(-1),
         }
-    }
-    let len = (out.len() - at) as u32;
-    if let Some(slot) = out.get_mut(at..at + 4) {
-        slot.copy_from_slice(&len.to_be_bytes());
-    }
+    });
+}
+
+/// Appends a DataRow message around a body as a server sent it.
+pub fn write_raw(out: &mut BytesMut, body: &[u8]) {
+    crate::protocol::build::message(out, b'D', |b| b.put_slice(body));
 }
 
 #[cfg(test)]

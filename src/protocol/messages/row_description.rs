@@ -51,28 +51,19 @@ pub fn parse(body: &[u8]) -> Result<Vec<Column>, ProtocolError> {
 
 /// Appends a whole RowDescription message.
 pub fn write(out: &mut BytesMut, cols: &[Column]) {
-    out.put_u8(b'T');
-    let at = out.len();
-    out.put_u32(0);
-    out.put_i16(cols.len() as i16);
-    for col in cols {
-        out.put_slice(&col.name);
-        out.put_u8(0);
-        out.put_u32(col.table_oid);
-        out.put_i16(col.attnum);
-        out.put_u32(col.type_oid);
-        out.put_i16(col.type_len);
-        out.put_i32(col.type_mod);
-        out.put_i16(col.format);
-    }
-    patch_len(out, at);
-}
-
-fn patch_len(out: &mut BytesMut, at: usize) {
-    let len = (out.len() - at) as u32;
-    if let Some(slot) = out.get_mut(at..at + 4) {
-        slot.copy_from_slice(&len.to_be_bytes());
-    }
+    crate::protocol::build::message(out, b'T', |b| {
+        b.put_i16(cols.len() as i16);
+        for col in cols {
+            b.put_slice(&col.name);
+            b.put_u8(0);
+            b.put_u32(col.table_oid);
+            b.put_i16(col.attnum);
+            b.put_u32(col.type_oid);
+            b.put_i16(col.type_len);
+            b.put_i32(col.type_mod);
+            b.put_i16(col.format);
+        }
+    });
 }
 
 #[cfg(test)]
