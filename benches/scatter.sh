@@ -98,10 +98,10 @@ for n in $SHARD_COUNTS; do
     } >"$WORK/map$n.yaml"
     for ((i = 0; i < n; i++)); do
         db=s${n}_$i
-        lo=$(bound "$i" "$n")
-        hi=$(bound $((i + 1)) "$n")
-        cond="hashint8extended(tenant_id, 0) >= $lo"
-        [ "$i" -lt $((n - 1)) ] && cond="$cond AND hashint8extended(tenant_id, 0) < $hi"
+        cond="hashint8extended(tenant_id, 0) >= $(bound "$i" "$n")"
+        if [ "$i" -lt $((n - 1)) ]; then
+            cond="$cond AND hashint8extended(tenant_id, 0) < $(bound $((i + 1)) "$n")"
+        fi
         psql_su -d postgres -c "CREATE DATABASE $db OWNER bench"
         psql_su -d "$db" -c "SET ROLE bench" -c "$TABLE"
         psql_su -d whole -c "COPY (SELECT * FROM reservations WHERE $cond) TO STDOUT" \
@@ -141,6 +141,22 @@ latency() {
         | awk '/^latency average/ { print $4 }'
 }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+# together N SQL: every shard of N queried directly at the same time (one pgbench each);
+# the slowest one's average latency. All shards share this machine's cores, so this is the
+# floor for a scatter here; on separate machines it would be the slowest single shard.
+together() {
+    local n=$1 i worst=0
+    printf '%s;\n' "$2" >"$WORK/q.sql"
+    for ((i = 0; i < n; i++)); do
+        "$PGBENCH" -n -f "$WORK/q.sql" -T "$DURATION" -c 1 -j 1 -h 127.0.0.1 -p "$PG_PORT" -U bench "s${n}_$i" \
+            >"$WORK/together-$i.log" 2>&1 &
+    done
+    wait
+    for ((i = 0; i < n; i++)); do
+        worst=$(max "$worst" "$(awk '/^latency average/ { print $4 }' "$WORK/together-$i.log")")
+    done
+    echo "$worst"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "–" }'; }
 
 TABLE_ROWS=""
@@ -151,9 +167,10 @@ for q in "${QUERIES[@]}"; do
         for ((i = 0; i < n; i++)); do
             slowest=$(max "$slowest" "$(latency "$PG_PORT" "s${n}_$i" "$q")")
         done
+        all=$(together "$n" "$q")
         sg=$(latency "$SG_PORT" "sc$n" "$q")
-        say "$n shards: $q — one database $whole ms, slowest shard $slowest ms, shardgate $sg ms"
-        TABLE_ROWS+="| \`$q\` | $n | $whole | $slowest | $sg | $(ratio "$sg" "$slowest") | $(ratio "$sg" "$whole") |"$'\n'
+        say "$n shards: $q — one database $whole ms, slowest shard $slowest ms, all at once $all ms, shardgate $sg ms"
+        TABLE_ROWS+="| \`$q\` | $n | $whole | $slowest | $all | $sg | $(ratio "$sg" "$slowest") | $(ratio "$sg" "$all") | $(ratio "$sg" "$whole") |"$'\n'
     done
 done
 
@@ -182,8 +199,8 @@ REPORT=$(
     echo "- every shard is a database of one local cluster; latency = pgbench average, 1 client, simple protocol, ${DURATION}s per cell"
     echo "- command: \`ROWS=$ROWS SHARD_COUNTS=\"$SHARD_COUNTS\" DURATION=$DURATION benches/scatter.sh\`"
     echo
-    echo "| query | shards | one database ms | slowest shard ms | shardgate ms | shardgate / slowest shard | shardgate / one database |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| query | shards | one database ms | slowest shard alone ms | slowest shard, all at once ms | shardgate ms | shardgate / slowest alone | shardgate / all at once | shardgate / one database |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s' "$TABLE_ROWS"
     echo
     echo "Streaming every row (\`SELECT * FROM reservations\`, psql, output discarded): through shardgate over $n_max shards ${stream_s} s, straight from the one database ${direct_s} s; proxy RSS idle $((idle / 1024)) MiB, peak $((peak / 1024)) MiB."
