@@ -242,7 +242,13 @@ shardgate is running, routing over four shards (pms_0 … pms_3). Connect throug
   then try:
     SELECT name, city FROM properties WHERE tenant_id = 3;            -- one shard
     BEGIN; UPDATE rooms SET floor = floor WHERE tenant_id = 3; COMMIT; -- a transaction on it
-    SELECT count(*) FROM reservations;                                 -- refused (0A000): no tenant_id
+    SELECT count(*) FROM reservations;                                 -- every shard, counts added
+    SELECT p.brand_id, count(*), sum(r.total), avg(r.total)
+      FROM reservations r JOIN properties p USING (tenant_id, property_id)
+      GROUP BY p.brand_id ORDER BY 3 DESC;                             -- revenue by brand, merged
+    SELECT tenant_id, reservation_id, created_at FROM reservations
+      ORDER BY created_at DESC LIMIT 5;                                -- newest across all tenants
+    SELECT status, row_number() OVER () FROM reservations;             -- refused (0A000): not exact
     /* shardgate: shard=shard-0 */ SELECT count(*) FROM reservations;   -- pinned by a hint
 
 Ask where a statement goes without running it:
