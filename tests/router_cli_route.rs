@@ -74,3 +74,15 @@ fn ddl_goes_to_all_shards() {
     assert!(ok, "{out}");
     assert!(out.contains("target: all shards"), "{out}");
 }
+
+#[test]
+fn a_read_across_shards_prints_how_it_is_merged_or_why_not() {
+    let (ok, out) = route(&["SELECT brand_id, count(*) FROM properties GROUP BY brand_id ORDER BY 2 DESC LIMIT 3"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("(several shards)"), "{out}");
+    assert!(out.contains("merge: group by #1; count #2; order by #2 desc"), "{out}");
+    assert!(out.contains("limit 3"), "{out}");
+    let (ok, out) = route(&["SELECT tenant_id, rank() OVER (ORDER BY tenant_id) FROM properties"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("refused: SQLSTATE 0A000"), "{out}");
+}
