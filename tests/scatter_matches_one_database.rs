@@ -11,10 +11,10 @@
 
 mod support;
 
+use support::raw::Raw;
 use support::shards::{Shards, QUARTERS};
 use support::wire::Wire;
 use support::{PgCluster, Proxy};
-use support::raw::Raw;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::SimpleQueryMessage;
 
@@ -105,7 +105,6 @@ fn text_rows(msgs: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
         })
         .collect()
 }
-
 
 fn raw_rows(rows: &[tokio_postgres::Row]) -> Vec<Vec<Option<Raw>>> {
     rows.iter().map(|r| (0..r.len()).map(|i| r.get::<_, Option<Raw>>(i)).collect()).collect()

@@ -15,7 +15,6 @@ use support::raw::Raw;
 use support::PgCluster;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-
 /// A column type and values worth testing (SQL literals), plus optionally an expression over
 /// `g` that generates 200 more.
 struct Case {

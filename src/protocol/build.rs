@@ -197,6 +197,21 @@ pub fn parse(out: &mut BytesMut, name: &str, sql: &str, param_types: &[u32]) {
     });
 }
 
+/// A count, then each value with its length (-1 and no bytes for NULL), as Bind and DataRow
+/// carry them.
+pub fn put_values<'a>(b: &mut BytesMut, values: impl ExactSizeIterator<Item = Option<&'a [u8]>>) {
+    b.put_i16(values.len() as i16);
+    for v in values {
+        match v {
+            Some(v) => {
+                b.put_i32(v.len() as i32);
+                b.put_slice(v);
+            }
+            None => b.put_i32(-1),
+        }
+    }
+}
+
 /// Bind of `statement` into `portal` with the given parameter formats, values (`None` =
 /// NULL) and result formats.
 pub fn bind<'a>(
@@ -214,16 +229,7 @@ pub fn bind<'a>(
         for f in formats {
             b.put_i16(*f);
         }
-        b.put_i16(values.len() as i16);
-        for v in values {
-            match v {
-                Some(v) => {
-                    b.put_i32(v.len() as i32);
-                    b.put_slice(v);
-                }
-                None => b.put_i32(-1),
-            }
-        }
+        put_values(b, values);
         b.put_i16(results.len() as i16);
         for f in results {
             b.put_i16(*f);

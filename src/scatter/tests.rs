@@ -44,8 +44,8 @@ fn the_window_skips_the_offset_then_stops_at_the_limit() {
 
 #[test]
 fn sort_keys_follow_direction_and_nulls_placement() {
-    let layout = Layout::new(&[vec![col("a", oid::INT4), col("b", oid::TEXT)]], &plan(Shape::Stream, Vec::new(), 0))
-        .unwrap();
+    let layout =
+        Layout::new(&[vec![col("a", oid::INT4), col("b", oid::TEXT)]], &plan(Shape::Stream, Vec::new(), 0)).unwrap();
     let desc_nulls_last = SortKey { column: ColumnRef::Item(0), descending: true, nulls_first: false };
     let s = Sorter::new(&[desc_nulls_last], &layout, |i| layout.type_oid(i)).unwrap();
     let mut rows = vec![

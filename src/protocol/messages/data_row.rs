@@ -20,18 +20,7 @@ pub fn fields(body: &[u8]) -> Result<Vec<Option<&[u8]>>, ProtocolError> {
 
 /// Appends a whole DataRow message of `values`.
 pub fn write<'a>(out: &mut BytesMut, values: impl ExactSizeIterator<Item = Option<&'a [u8]>>) {
-    crate::protocol::build::message(out, b'D', |b| {
-        b.put_i16(values.len() as i16);
-        for v in values {
-            match v {
-                Some(v) => {
-                    b.put_i32(v.len() as i32);
-                    b.put_slice(v);
-                }
-                None => b.put_i32(-1),
-            }
-        }
-    });
+    crate::protocol::build::message(out, b'D', |b| crate::protocol::build::put_values(b, values));
 }
 
 /// Appends a DataRow message around a body as a server sent it.
