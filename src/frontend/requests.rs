@@ -133,16 +133,24 @@ impl Client {
         }
         if let Some(sql) = server.settings.diff_sql(&self.settings) {
             tracing::debug!(sql = %sql, "applying session settings to server");
-            build::query(&mut self.sout, &sql);
-            self.server_at_rest = false;
-            self.queue.push_back(Expect::Query {
-                effects: Vec::new(),
-                next: 0,
-                pending_mark: self.pending.len(),
-                internal: true,
-            });
+            server.settings = self.settings.clone();
+            self.send_internal_query(&sql);
+            return;
         }
         server.settings = self.settings.clone();
+    }
+
+    /// Pipelines a simple query of the proxy's own (settings, a deferred BEGIN) ahead of the
+    /// client's next message; its replies are not relayed.
+    pub(super) fn send_internal_query(&mut self, sql: &str) {
+        build::query(&mut self.sout, sql);
+        self.server_at_rest = false;
+        self.queue.push_back(Expect::Query {
+            effects: Vec::new(),
+            next: 0,
+            pending_mark: self.pending.len(),
+            internal: true,
+        });
     }
 
     /// Refuses one request the way PostgreSQL reports an error at that point: in an extended

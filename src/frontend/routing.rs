@@ -391,14 +391,7 @@ impl Client {
         }
         self.apply_settings();
         if let Some(begin) = self.deferred_begin.take() {
-            build::query(&mut self.sout, &begin);
-            self.server_at_rest = false;
-            self.queue.push_back(Expect::Query {
-                effects: Vec::new(),
-                next: 0,
-                pending_mark: self.pending.len(),
-                internal: true,
-            });
+            self.send_internal_query(&begin);
         }
         Ok(Decision::Proceed)
     }
