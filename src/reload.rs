@@ -36,7 +36,8 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
         new.databases
             .get(&key.database)
             .and_then(|db| db.map.shard_by_name(key.shard.as_str()).and_then(|i| db.map.shard(i)))
-            .is_some_and(|shard| shard.primary == *endpoint)
+            .and_then(|shard| shard.server(key.server))
+            .is_some_and(|server| server.endpoint == *endpoint)
     });
     shared.config.store(Arc::new(new));
     let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;

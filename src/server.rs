@@ -40,6 +40,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let tracker = TaskTracker::new();
     tracker.spawn(serve(listener, shared.clone(), tracker.clone()));
     tracker.spawn(crate::reload::watch(shared.clone()));
+    let config_source = shared.clone();
+    tracker.spawn(crate::pool::health::watch(
+        shared.health.clone(),
+        move || config_source.config.load_full(),
+        shared.shutdown.clone(),
+    ));
     tracing::info!(listen = %local_addr, "shardgate is accepting connections");
     Ok(Running { local_addr, shared, tracker })
 }

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::shardmap::{
+    Declared,
     Endpoint, FunctionKind, KeyType, ServerTlsMode, ShardIdx, ShardMap, ShardingFunction, TableKind, TableRule,
 };
 
@@ -55,9 +56,10 @@ pub fn summary(map: &ShardMap) -> String {
     );
     for s in map.shards() {
         let _ = write!(out, "\n  shard {}: {}", s.name, s.primary);
-        if !s.replicas.is_empty() {
-            let replicas: Vec<String> = s.replicas.iter().map(ToString::to_string).collect();
-            let _ = write!(out, " (replicas {})", replicas.join(", "));
+        let others: Vec<String> = s.servers.iter().skip(1).map(|r| r.endpoint.to_string()).collect();
+        if !others.is_empty() {
+            let what = if s.servers.iter().any(|r| r.declared == Declared::Auto) { "servers" } else { "replicas" };
+            let _ = write!(out, " (+ {what} {})", others.join(", "));
         }
     }
     for f in map.functions() {
@@ -134,8 +136,8 @@ pub async fn connect_check(map: &ShardMap, creds: &Credentials) -> Vec<String> {
     for (i, s) in map.shards().iter().enumerate() {
         let idx = u16::try_from(i).ok().map(ShardIdx);
         endpoints.push((format!("{} primary", s.name), s.primary.clone(), idx));
-        for (j, r) in s.replicas.iter().enumerate() {
-            endpoints.push((format!("{} replica {j}", s.name), r.clone(), None));
+        for (j, r) in s.servers.iter().enumerate().skip(1) {
+            endpoints.push((format!("{} server {j}", s.name), r.endpoint.clone(), None));
         }
     }
     for f in map.functions() {

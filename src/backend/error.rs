@@ -37,6 +37,20 @@ pub enum BackendError {
     Stale,
 }
 
+impl BackendError {
+    /// The server cannot be used at all right now (down, unreachable, shutting down or still
+    /// starting), as opposed to refusing this login or speaking nonsense: the kind of failure
+    /// that bans a replica and sends its reads elsewhere.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::ConnectTimeout { .. } | Self::Io(_) | Self::Closed => true,
+            // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now.
+            Self::Refused { fields, .. } => fields.code.starts_with("57P"),
+            _ => false,
+        }
+    }
+}
+
 impl ClientError for BackendError {
     fn sqlstate(&self) -> SqlState {
         match self {

@@ -85,6 +85,10 @@ pub struct UserConfig {
     pub pool_mode: PoolMode,
     /// Overrides `pool.size` for this user.
     pub pool_size: u32,
+    /// Overrides the shard map's `read_from`.
+    pub read_from: Option<crate::shardmap::ReadFrom>,
+    /// Reads of this user prefer replicas with this tag.
+    pub replica_tag: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +107,46 @@ pub struct PoolSettings {
     /// Idle servers older than this are pinged before being handed out (bb8 `test_on_check_out`
     /// costs ~30 % throughput if done on every checkout).
     pub ping_after_idle: Duration,
+}
+
+/// How a read picks among a shard's eligible replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The replica with the fewest servers checked out by this user, relative to its weight.
+    LeastOutstanding,
+    /// In turn, each replica as often as its weight says.
+    RoundRobin,
+}
+
+/// Read/write splitting, health checks and failover (shards with more than one server).
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    pub selection: Selection,
+    pub health_interval: Duration,
+    pub health_timeout: Duration,
+    pub max_lag_bytes: u64,
+    pub max_lag: Duration,
+    pub ban: Duration,
+    pub primary_wait: Duration,
+    pub read_your_writes: bool,
+    /// Name of the configured user whose server credentials the health checks use.
+    pub health_user: Option<String>,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            selection: Selection::LeastOutstanding,
+            health_interval: Duration::from_millis(500),
+            health_timeout: Duration::from_millis(2000),
+            max_lag_bytes: 16 << 20,
+            max_lag: Duration::from_secs(10),
+            ban: Duration::from_secs(1),
+            primary_wait: Duration::from_secs(2),
+            read_your_writes: true,
+            health_user: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +192,7 @@ pub struct Config {
     pub users: BTreeMap<String, UserConfig>,
     pub pool: PoolSettings,
     pub limits: Limits,
+    pub replicas: ReplicaSettings,
     pub shutdown_timeout: Duration,
     /// Runtime worker threads (`None`: one per core). Read only at start.
     pub workers: Option<usize>,

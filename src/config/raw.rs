@@ -21,6 +21,9 @@ pub struct RawConfig {
     pub pool: Option<RawPool>,
     #[serde(default)]
     pub limits: Option<RawLimits>,
+    /// Read/write splitting, health checks and failover for shards with several servers.
+    #[serde(default)]
+    pub replicas: Option<RawReplicas>,
     /// Runtime worker threads; absent or 0 = one per CPU core.
     #[serde(default)]
     pub workers: Option<u32>,
@@ -70,6 +73,12 @@ pub struct RawUser {
     pub pool_mode: Option<Spanned<String>>,
     #[serde(default)]
     pub pool_size: Option<Spanned<u32>>,
+    /// replica | primary | any: overrides the shard map's `read_from` for this user.
+    #[serde(default)]
+    pub read_from: Option<Spanned<String>>,
+    /// This user's reads go to replicas carrying this tag (e.g. `analytics`).
+    #[serde(default)]
+    pub replica_tag: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -109,4 +118,39 @@ pub struct RawPool {
 pub struct RawLimits {
     #[serde(default)]
     pub max_message_size: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplicas {
+    /// least_outstanding (default) | round_robin.
+    #[serde(default)]
+    pub selection: Option<Spanned<String>>,
+    /// How often every server of a replicated shard is checked. Default 500.
+    #[serde(default)]
+    pub health_interval_ms: Option<Spanned<u64>>,
+    /// A check slower than this counts as a failure. Default 2000.
+    #[serde(default)]
+    pub health_timeout_ms: Option<Spanned<u64>>,
+    /// Replicas further behind the primary than this stop getting reads. Default 16 MiB.
+    #[serde(default)]
+    pub max_lag_bytes: Option<u64>,
+    /// …or further behind in time than this. Default 10000.
+    #[serde(default)]
+    pub max_lag_ms: Option<u64>,
+    /// First ban of a failed server; doubles per failure up to 30 s. Default 1000.
+    #[serde(default)]
+    pub ban_ms: Option<Spanned<u64>>,
+    /// How long a write waits for a primary to appear (failover) before it gets an error.
+    /// Default 2000.
+    #[serde(default)]
+    pub primary_wait_ms: Option<u64>,
+    /// After a client's write commits, its reads go only to replicas that have replayed it.
+    /// Default true.
+    #[serde(default)]
+    pub read_your_writes: Option<bool>,
+    /// The configured user whose server credentials the health checks log in with.
+    /// Default: the first user (by name).
+    #[serde(default)]
+    pub health_user: Option<Spanned<String>>,
 }

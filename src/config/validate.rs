@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::raw::{RawConfig, RawPool, RawUser};
+use super::raw::{RawConfig, RawPool, RawReplicas, RawUser};
 use super::{
     ClientAuth, ClientTlsMode, Config, ConfigError, ConfigProblem, DatabaseConfig, Limits, PoolMode, PoolSettings,
-    TlsConfig, UserConfig,
+    ReplicaSettings, Selection, TlsConfig, UserConfig,
 };
 use crate::auth::md5::Md5Secret;
 use crate::auth::scram::ScramVerifier;
-use crate::shardmap::{RawShardMap, ShardMap};
+use crate::shardmap::{RawShardMap, ReadFrom, ShardMap};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:6432";
 /// PostgreSQL's own limit on a message is 1 GB; 64 MiB keeps one client from exhausting memory.
@@ -56,6 +56,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
 
     let tls = tls(&raw, &base, &mut p);
     let pool = pool(raw.pool.unwrap_or_default(), &mut p);
+    let replicas = replicas(raw.replicas.unwrap_or_default(), &mut p);
     let max_message_size = match raw.limits.and_then(|l| l.max_message_size) {
         None => DEFAULT_MAX_MESSAGE,
         Some(s) if s.value < MIN_MAX_MESSAGE => {
@@ -96,8 +97,19 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
         }
     }
 
+    if let Some(h) = replicas.health_user.as_ref() {
+        if !users.contains_key(h) {
+            p.list.push(ConfigProblem {
+                file: path.to_path_buf(),
+                line: None,
+                field: Some("replicas.health_user".into()),
+                message: format!("no user named {h:?} in `users`"),
+            });
+        }
+    }
     match (listen, p.list.is_empty()) {
         (Some(listen), true) => Ok(Config {
+            replicas,
             path: path.to_path_buf(),
             listen,
             tls,
@@ -194,6 +206,39 @@ fn pool(raw: RawPool, p: &mut Problems<'_>) -> PoolSettings {
     }
 }
 
+fn replicas(raw: RawReplicas, p: &mut Problems<'_>) -> ReplicaSettings {
+    let d = ReplicaSettings::default();
+    let selection = match raw.selection.as_ref().map(|s| s.value.as_str()) {
+        None | Some("least_outstanding") => Selection::LeastOutstanding,
+        Some("round_robin") => Selection::RoundRobin,
+        Some(other) => {
+            if let Some(s) = &raw.selection {
+                p.at(s, "replicas.selection", format!("unknown selection {other:?}; use least_outstanding or round_robin"));
+            }
+            Selection::LeastOutstanding
+        }
+    };
+    let positive = |v: &Option<Spanned<u64>>, field: &str, default: Duration, p: &mut Problems<'_>| match v {
+        None => default,
+        Some(s) if s.value == 0 => {
+            p.at(s, field, "must be above 0");
+            default
+        }
+        Some(s) => Duration::from_millis(s.value),
+    };
+    ReplicaSettings {
+        selection,
+        health_interval: positive(&raw.health_interval_ms, "replicas.health_interval_ms", d.health_interval, p),
+        health_timeout: positive(&raw.health_timeout_ms, "replicas.health_timeout_ms", d.health_timeout, p),
+        max_lag_bytes: raw.max_lag_bytes.unwrap_or(d.max_lag_bytes),
+        max_lag: raw.max_lag_ms.map_or(d.max_lag, Duration::from_millis),
+        ban: positive(&raw.ban_ms, "replicas.ban_ms", d.ban, p),
+        primary_wait: raw.primary_wait_ms.map_or(d.primary_wait, Duration::from_millis),
+        read_your_writes: raw.read_your_writes.unwrap_or(d.read_your_writes),
+        health_user: raw.health_user.map(|u| u.value),
+    }
+}
+
 fn user(u: RawUser, i: usize, pool: &PoolSettings, p: &mut Problems<'_>) -> Option<UserConfig> {
     let field = |f: &str| format!("users[{i}].{f}");
     let name = u.name.value.clone();
@@ -256,7 +301,16 @@ fn user(u: RawUser, i: usize, pool: &PoolSettings, p: &mut Problems<'_>) -> Opti
     if let Some(s) = u.pool_size.as_ref().filter(|s| s.value == 0) {
         p.at(s, &field("pool_size"), "pool size must be at least 1");
     }
+    let read_from = u.read_from.as_ref().and_then(|r| {
+        let parsed = ReadFrom::parse(&r.value);
+        if parsed.is_none() {
+            p.at(r, &field("read_from"), format!("unknown read_from {:?}; use replica, primary or any", r.value));
+        }
+        parsed
+    });
     Some(UserConfig {
+        read_from,
+        replica_tag: u.replica_tag.map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()),
         server_user: u.server_user.unwrap_or_else(|| name.clone()),
         name,
         auth,

@@ -20,6 +20,7 @@ use super::expect::Expect;
 use super::handshake::{self, Authenticated, Startup};
 use super::listener::{ClientGuard, Shared};
 use super::prepared::{ClientPrepared, PreparedStatement};
+use super::replicas::Need;
 use super::routing::{PortalAnswer, Routing};
 use crate::config::{Config, PoolMode};
 use crate::error::{write_error, write_fatal, ClientError};
@@ -29,7 +30,7 @@ use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::startup::parse_options;
 use crate::router::session_command::SessionCommand;
 use crate::session::Settings;
-use crate::shardmap::ShardIdx;
+use crate::shardmap::{Role, ServerIdx, ShardIdx};
 use crate::stream::Stream;
 
 /// Startup parameters that are not settings.
@@ -49,6 +50,15 @@ pub(super) struct Client {
     pub routing: Routing,
     /// The shard of the server held, if any.
     pub server_shard: Option<ShardIdx>,
+    /// Which of that shard's servers, and whether it was taken as primary or for reads.
+    pub server_member: ServerIdx,
+    pub server_role: Role,
+    /// A write went to a replicated shard's primary in the current transaction: its commit
+    /// position is fetched before the server goes back (read-your-writes).
+    pub ryw_armed: bool,
+    /// Per shard, the WAL position of this client's last committed write; reads of that shard
+    /// use only replicas that have replayed it.
+    pub ryw_lsn: Vec<u64>,
     /// A BEGIN the proxy answered, sent to the server once a statement shows the shard.
     pub deferred_begin: Option<String>,
     /// Extended-protocol messages were sent since the last Sync; one of them was an Execute;
@@ -183,6 +193,10 @@ impl Client {
             config,
             routing,
             server_shard: None,
+            server_member: ServerIdx(0),
+            server_role: Role::Primary,
+            ryw_armed: false,
+            ryw_lsn: Vec::new(),
             deferred_begin: None,
             batch_open: false,
             batch_executed: false,
@@ -218,7 +232,7 @@ impl Client {
         let defer_checkout = client.mode == PoolMode::Transaction || client.routing.is_sharded();
         let params = match known {
             Some(p) if defer_checkout => p,
-            _ => match client.checkout(ShardIdx(0)).await {
+            _ => match client.checkout(ShardIdx(0), &Need::Primary).await {
                 Ok(()) => client.server.as_ref().map(|s| s.startup_params.clone()).unwrap_or_default(),
                 Err(e) => return Err((client.stream, e)),
             },
@@ -271,6 +285,9 @@ impl Client {
             // statement. Order is unchanged, and the server's replies are flushed as they come.
             if !self.awaits_server() {
                 self.flush_client().await?;
+            }
+            if self.wants_commit_position() {
+                self.note_commit_position().await?;
             }
             self.maybe_release();
             if self.shared.stopping.load(std::sync::atomic::Ordering::Relaxed)
@@ -325,16 +342,8 @@ impl Client {
         }
     }
 
-    /// Gets a server of `shard` for this client.
-    pub async fn checkout(&mut self, shard: ShardIdx) -> Result<(), FrontendError> {
-        let Some(pool) = self.routing.pool(&self.shared.pools, shard) else {
-            return Err(FrontendError::UnknownDatabase(format!(
-                "{} (shard #{} is not in the map)",
-                self.routing.db.name, shard.0
-            )));
-        };
-        let server = pool.checkout().await?;
-        tracing::trace!(server_pid = server.backend_pid(), shard = shard.0, "server checked out");
+    /// Makes a freshly checked-out server the client's.
+    pub(super) fn take_server(&mut self, shard: ShardIdx, server: crate::pool::Checkout) {
         self.server_shard = Some(shard);
         self.unnamed_on_server = false;
         self.batch_open = false;
@@ -343,7 +352,18 @@ impl Client {
         self.server_at_rest = true;
         self.server_skipping = false;
         self.copy_in = false;
-        Ok(())
+    }
+
+    /// A transaction that wrote on a replicated shard's primary just ended and the server is
+    /// about to go back: read-your-writes wants its commit position first.
+    fn wants_commit_position(&self) -> bool {
+        self.ryw_armed
+            && self.mode == PoolMode::Transaction
+            && self.queue.is_empty()
+            && self.server_at_rest
+            && self.tx == TxStatus::Idle
+            && self.sout.is_empty()
+            && self.server.is_some()
     }
 
     /// Releases the server when transaction pooling allows it.
@@ -406,6 +426,8 @@ impl Client {
     /// session; one inside a transaction cannot continue it and is disconnected.
     pub(super) async fn server_lost(&mut self, why: &str) -> Result<(), FrontendError> {
         tracing::warn!(reason = why, "server connection lost");
+        self.report_lost_server(why);
+        self.ryw_armed = false;
         if let Some(mut s) = self.server.take() {
             s.clean = false;
         }

@@ -11,6 +11,7 @@ use bytes::BytesMut;
 
 use super::client::Client;
 use super::error::FrontendError;
+use crate::error::ClientError;
 use crate::pool::Checkout;
 use crate::protocol::messages::error_response::ErrorFields;
 use crate::protocol::messages::ready_for_query::TxStatus;
@@ -87,7 +88,13 @@ impl Client {
         let mut failure: Option<(ShardIdx, ErrorFields)> = None;
         for (shard, sql) in parts {
             let name = self.routing.shard_name(*shard);
-            let Some(pool) = self.routing.pool(&self.shared.pools, *shard) else { continue };
+            let pool = match self.pool_for(*shard, &super::replicas::Need::Primary) {
+                Ok(p) => p,
+                Err(e) => {
+                    failure = Some((*shard, fields(e.sqlstate().code(), &format!("shard {name}: {}", e.client_message()))));
+                    break;
+                }
+            };
             let mut server = match pool.checkout().await {
                 Ok(s) => s,
                 Err(e) => {

@@ -36,6 +36,8 @@ pub struct Shared {
     pub generation: AtomicU64,
     /// Cached answers of lookup sharding functions.
     pub directory: Directory,
+    /// Which server of each replicated shard is primary, how far replicas lag, bans.
+    pub health: Arc<crate::pool::health::Health>,
 }
 
 impl Shared {
@@ -52,6 +54,7 @@ impl Shared {
             stopping: std::sync::atomic::AtomicBool::new(false),
             generation: AtomicU64::new(0),
             directory: Directory::default(),
+            health: Arc::default(),
         }
     }
 }

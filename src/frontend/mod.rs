@@ -12,6 +12,7 @@ mod handshake;
 mod listener;
 mod prepared;
 mod relay;
+mod replicas;
 mod requests;
 mod routing;
 mod scatter;

@@ -116,7 +116,7 @@ impl Client {
     /// client's whenever the server is between transactions.
     pub(super) async fn ensure_server(&mut self) -> Result<(), FrontendError> {
         if self.server.is_none() {
-            self.checkout(self.default_shard()).await?;
+            self.checkout(self.default_shard(), &super::replicas::Need::Primary).await?;
         }
         if self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle {
             self.apply_settings();
@@ -246,7 +246,7 @@ impl Client {
                 effects.push(cmd);
             }
         }
-        if self.routing.is_sharded() {
+        if self.routing.routes() {
             self.refresh_routing();
             match self.deferred_answer(sql) {
                 Some(Ok(ctl)) => {
@@ -283,7 +283,7 @@ impl Client {
         if self.mode == PoolMode::Transaction && matches!(effect, Some(SessionCommand::Listen)) {
             return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false).await;
         }
-        if parse.name.is_empty() && self.routing.is_sharded() {
+        if parse.name.is_empty() && self.routing.routes() {
             // Sent with the Bind that shows its shard (or a Describe that needs a server).
             self.unnamed_statement_effect = effect.clone();
             self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect)));
@@ -372,7 +372,7 @@ impl Client {
 
     async fn on_bind(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let bind = Bind::parse(&frame.body())?;
-        if self.routing.is_sharded() {
+        if self.routing.routes() {
             match self.route_bind(&bind).await? {
                 Decision::Handled => return Ok(()),
                 Decision::Proceed => {}
@@ -417,7 +417,7 @@ impl Client {
                 return Ok(());
             }
         }
-        if d.target == Target::Statement && d.name.is_empty() && self.routing.is_sharded() {
+        if d.target == Target::Statement && d.name.is_empty() && self.routing.routes() {
             // Every shard has the same schema: any server describes the statement.
             if let Err(e) = self.ensure_server().await {
                 return self.refuse(e, false).await;

@@ -18,7 +18,8 @@ use crate::protocol::build;
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::router::lexer::Words;
 use crate::router::{Context, Hints, Params, Route, RouteError, Target};
-use crate::shardmap::{Role, ShardIdx};
+use super::replicas::Need;
+use crate::shardmap::{Role, ServerIdx, ShardIdx};
 
 /// How many times a statement is routed again after directory lookups filled the cache.
 const MAX_LOOKUP_ROUNDS: usize = 3;
@@ -30,13 +31,18 @@ pub(super) struct Routing {
     pub db: DatabaseConfig,
     pub user: Arc<UserConfig>,
     pub generation: u64,
-    pools: Vec<Option<Arc<ShardPool>>>,
+    /// Per shard, per server of the shard.
+    pools: Vec<Vec<Option<Arc<ShardPool>>>>,
+    /// Some shard has more than one server: statements are read for read/write splitting
+    /// even with one shard.
+    replicated: bool,
 }
 
 impl Routing {
     pub fn new(db: DatabaseConfig, user: Arc<UserConfig>, generation: u64) -> Self {
-        let n = db.map.shards().len();
-        Self { db, user, generation, pools: vec![None; n] }
+        let pools = db.map.shards().iter().map(|s| vec![None; s.servers.len()]).collect();
+        let replicated = db.map.shards().iter().any(|s| s.replicated());
+        Self { db, user, generation, pools, replicated }
     }
 
     /// More than one shard: statements must be routed. With one shard shardgate is a pooler
@@ -45,12 +51,28 @@ impl Routing {
         self.db.map.single().is_none()
     }
 
+    /// Statements are read and routed: several shards, or servers to choose between.
+    pub fn routes(&self) -> bool {
+        self.replicated || self.is_sharded()
+    }
+
+    /// `shard` has several servers (primary and replicas, or failover candidates).
+    pub fn replicated(&self, shard: ShardIdx) -> bool {
+        self.replicated && self.db.map.shard(shard).is_some_and(|s| s.replicated())
+    }
+
     pub fn shard_name(&self, shard: ShardIdx) -> String {
         self.db.map.shard(shard).map(|s| s.name.to_string()).unwrap_or_else(|| format!("#{}", shard.0))
     }
 
+    /// The pool of the shard's first server: the only one of an unreplicated shard.
     pub fn pool(&mut self, pools: &Pools, shard: ShardIdx) -> Option<Arc<ShardPool>> {
-        let slot = self.pools.get_mut(usize::from(shard.0))?;
+        self.pool_of(pools, shard, ServerIdx(0))
+    }
+
+    /// The pool of one server of a shard, created on first use.
+    pub fn pool_of(&mut self, pools: &Pools, shard: ShardIdx, server: ServerIdx) -> Option<Arc<ShardPool>> {
+        let slot = self.pools.get_mut(usize::from(shard.0))?.get_mut(usize::from(server.0))?;
         if let Some(p) = slot {
             return Some(p.clone());
         }
@@ -58,12 +80,19 @@ impl Routing {
         let key = PoolKey {
             database: self.db.name.clone(),
             shard: s.name.clone(),
-            role: Role::Primary,
+            server,
             user: self.user.name.clone(),
         };
-        let pool = pools.get(key, &s.primary, &self.user);
+        let pool = pools.get(key, &s.server(server)?.endpoint, &self.user);
         *slot = Some(pool.clone());
         Some(pool)
+    }
+
+    /// Servers of `shard`'s `server` this client's user has checked out (for least
+    /// outstanding selection); 0 for pools not created yet.
+    pub fn load(&self, shard: ShardIdx, server: ServerIdx) -> usize {
+        let slot = self.pools.get(usize::from(shard.0)).and_then(|v| v.get(usize::from(server.0)));
+        slot.and_then(|p| p.as_ref()).map_or(0, |p| p.in_use())
     }
 }
 
@@ -162,7 +191,7 @@ impl Client {
     /// with that tag; `Some(Err(e))`: refuse (the deferred transaction already failed);
     /// `None`: the statement goes to a server.
     pub(super) fn deferred_answer(&mut self, sql: &str) -> Option<Result<TxControl, FrontendError>> {
-        if !self.routing.is_sharded() || self.server.is_some() || !self.queue.is_empty() {
+        if !self.routing.routes() || self.server.is_some() || !self.queue.is_empty() {
             return None;
         }
         let ctl = TxControl::of(sql);
@@ -264,7 +293,13 @@ impl Client {
                 return Ok(Decision::Handled);
             }
         };
-        self.use_shard(shard, simple).await
+        let need = self.need(shard, sql, route.write);
+        let armed = need == Need::Primary && route.write;
+        let decision = self.use_shard(shard, &need, simple).await?;
+        if armed && matches!(decision, Decision::Proceed) && self.routing.replicated(shard) {
+            self.ryw_armed |= self.config.replicas.read_your_writes;
+        }
+        Ok(decision)
     }
 
     /// A read on several shards: run now (simple protocol), or at Execute (the Bind is
@@ -319,7 +354,9 @@ impl Client {
             .settings
             .iter()
             .filter_map(|(k, v)| {
-                k.strip_prefix("shardgate.").filter(|k| *k != "shard").map(|k| (k.to_string(), unquote(v)))
+                k.strip_prefix("shardgate.")
+                    .filter(|k| !matches!(*k, "shard" | "role" | "tag"))
+                    .map(|k| (k.to_string(), unquote(v)))
             })
             .collect();
         let key_refs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -361,9 +398,15 @@ impl Client {
 
     /// Makes `shard`'s server the client's: keeps the one held if it is that shard's, moves
     /// between shards only between transactions, and sends a deferred BEGIN first.
-    pub(super) async fn use_shard(&mut self, shard: ShardIdx, simple: bool) -> Result<Decision, FrontendError> {
+    pub(super) async fn use_shard(&mut self, shard: ShardIdx, need: &Need, simple: bool) -> Result<Decision, FrontendError> {
         if self.server.is_some() && self.server_shard == Some(shard) {
-            return Ok(Decision::Proceed);
+            // The primary serves anything; a replica serves reads, and whatever a read-only
+            // transaction already running on it sends (the server refuses writes itself).
+            let fits = self.server_role == Role::Primary || *need != Need::Primary;
+            if fits || !self.outside_transaction().await? {
+                return Ok(Decision::Proceed);
+            }
+            self.release();
         }
         if self.server.is_some() {
             if self.mode == crate::config::PoolMode::Session {
@@ -385,7 +428,7 @@ impl Client {
             }
             self.release();
         }
-        if let Err(e) = self.checkout(shard).await {
+        if let Err(e) = self.checkout(shard, need).await {
             self.refuse(e, simple).await?;
             return Ok(Decision::Handled);
         }
@@ -423,7 +466,7 @@ impl Client {
 }
 
 /// Settings are stored as SQL literals; hints want the bare value.
-fn unquote(v: &str) -> String {
+pub(super) fn unquote(v: &str) -> String {
     v.strip_prefix('\'')
         .and_then(|s| s.strip_suffix('\''))
         .map(|s| s.replace("''", "'"))

@@ -152,7 +152,8 @@ impl Client {
         types: &[u32],
     ) -> Result<Option<Vec<Column>>, FrontendError> {
         let Some(&first) = job.shards.first() else { return Ok(None) };
-        let Some(pool) = self.routing.pool(&self.shared.pools, first) else { return Ok(None) };
+        let need = self.need(first, &job.sql, false);
+        let pool = self.pool_for(first, &need)?;
         let server = pool.checkout().await.map_err(|e| self.shard_error(first, &e))?;
         let mut req = BytesMut::new();
         build::parse(&mut req, "", sql, types);
@@ -179,9 +180,8 @@ impl Client {
     async fn start_shards(&mut self, job: &ScatterJob, plan: &MergePlan) -> Result<Vec<Feed>, FrontendError> {
         let mut pools = Vec::with_capacity(job.shards.len());
         for &s in &job.shards {
-            if let Some(p) = self.routing.pool(&self.shared.pools, s) {
-                pools.push((s, p));
-            }
+            let need = self.need(s, &job.sql, false);
+            pools.push((s, self.pool_for(s, &need)?));
         }
         let checkouts = futures_util::future::join_all(pools.iter().map(|(_, p)| p.checkout())).await;
         let mut servers = Vec::with_capacity(pools.len());

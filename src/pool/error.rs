@@ -11,6 +11,11 @@ pub enum PoolError {
     Timeout { pool: String, waited_ms: u64 },
     #[error(transparent)]
     Backend(std::sync::Arc<BackendError>),
+    /// No server of a replicated shard accepts writes (a failover is under way, or two
+    /// servers claim to be primary). Writes wait `primary_wait` and then get this, never a
+    /// queue without end.
+    #[error("shard {shard} has no primary: {reason}")]
+    NoPrimary { shard: String, reason: String, waited_ms: u64 },
 }
 
 impl ClientError for PoolError {
@@ -18,6 +23,7 @@ impl ClientError for PoolError {
         match self {
             Self::Timeout { .. } => SqlState::TOO_MANY_CONNECTIONS,
             Self::Backend(e) => e.sqlstate(),
+            Self::NoPrimary { .. } => SqlState::CANNOT_CONNECT_NOW,
         }
     }
 
@@ -27,6 +33,9 @@ impl ClientError for PoolError {
                 format!("no server connection became free within {waited_ms} ms (pool.checkout_timeout_ms)")
             }
             Self::Backend(e) => e.client_message(),
+            Self::NoPrimary { shard, reason, waited_ms } => {
+                format!("no primary for shard {shard} (waited {waited_ms} ms): {reason}")
+            }
         }
     }
 
@@ -34,6 +43,9 @@ impl ClientError for PoolError {
         match self {
             Self::Timeout { .. } => Some("all servers of the pool are busy: shorten transactions, raise pool.size, or raise pool.checkout_timeout_ms; the session is still usable".into()),
             Self::Backend(e) => e.hint(),
+            Self::NoPrimary { .. } => Some(
+                "a failover may be under way: writes resume as soon as a server of the shard is promoted; retry in a few seconds (reads still work)".into(),
+            ),
         }
     }
 
@@ -44,7 +56,7 @@ impl ClientError for PoolError {
     fn side(&self) -> Side {
         match self {
             Self::Timeout { .. } => Side::Internal,
-            Self::Backend(_) => Side::Server,
+            Self::Backend(_) | Self::NoPrimary { .. } => Side::Server,
         }
     }
 }

@@ -9,7 +9,9 @@
 mod directory;
 mod error;
 mod failures;
+pub mod health;
 mod manager;
+pub mod select;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,7 +23,7 @@ pub use manager::{ServerManager, ServerParams};
 
 use crate::backend::ConnectParams;
 use crate::config::{PoolSettings, UserConfig};
-use crate::shardmap::{Endpoint, Role, ServerTlsMode, ShardName};
+use crate::shardmap::{Endpoint, ServerIdx, ServerTlsMode, ShardName};
 
 /// A server checked out of a pool; dropping it returns it (if clean) or closes it.
 pub type Checkout = bb8::PooledConnection<'static, ServerManager>;
@@ -30,13 +32,19 @@ pub type Checkout = bb8::PooledConnection<'static, ServerManager>;
 pub struct PoolKey {
     pub database: String,
     pub shard: ShardName,
-    pub role: Role,
+    /// Which of the shard's servers. Pools are per server, not per role: which server is
+    /// primary changes with failover, and the health board says which one it is now.
+    pub server: ServerIdx,
     pub user: String,
 }
 
 impl std::fmt::Display for PoolKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}/{}", self.database, self.shard, self.role.as_str(), self.user)
+        write!(f, "{}/{}", self.database, self.shard)?;
+        if self.server.0 > 0 {
+            write!(f, "#{}", self.server.0)?;
+        }
+        write!(f, "/{}", self.user)
     }
 }
 
@@ -82,6 +90,12 @@ impl ShardPool {
 
     pub fn state(&self) -> bb8::State {
         self.pool.state()
+    }
+
+    /// Servers of this pool checked out right now.
+    pub fn in_use(&self) -> usize {
+        let s = self.pool.state();
+        s.connections.saturating_sub(s.idle_connections) as usize
     }
 }
 

@@ -8,11 +8,15 @@
 pub struct CommentHints {
     pub shard: Option<String>,
     pub keys: Vec<(String, String)>,
+    /// `role=primary|replica|any`: where a read goes on a shard with replicas.
+    pub role: Option<String>,
+    /// `tag=analytics`: which tagged replicas a read may use.
+    pub tag: Option<String>,
 }
 
 impl CommentHints {
     pub fn is_empty(&self) -> bool {
-        self.shard.is_none() && self.keys.is_empty()
+        self.shard.is_none() && self.keys.is_empty() && self.role.is_none() && self.tag.is_none()
     }
 }
 
@@ -51,6 +55,10 @@ fn read_pairs(body: &str, hints: &mut CommentHints) {
         let v = unquote(v.trim());
         if k == "shard" {
             hints.shard = Some(v.to_string());
+        } else if k == "role" {
+            hints.role = Some(v.to_ascii_lowercase());
+        } else if k == "tag" {
+            hints.tag = Some(v.to_ascii_lowercase());
         } else if !k.is_empty() {
             hints.keys.push((k, v.to_string()));
         }

@@ -77,13 +77,16 @@ pub struct Context<'a> {
 pub struct Router {
     map: Arc<ShardMap>,
     cache: PlanCache,
+    /// Some shard has replicas: whether a read needs the primary matters.
+    replicated: bool,
 }
 
 const UNPARSABLE_HINT: &str = "add /* shardgate: shard=<name> */ or check the syntax";
 
 impl Router {
     pub fn new(map: Arc<ShardMap>) -> Self {
-        Self { map, cache: PlanCache::new(cache::DEFAULT_CAPACITY) }
+        let replicated = map.shards().iter().any(|s| s.replicated());
+        Self { map, cache: PlanCache::new(cache::DEFAULT_CAPACITY), replicated }
     }
 
     pub fn map(&self) -> &ShardMap {
@@ -98,7 +101,8 @@ impl Router {
             return self.pinned(sql, name);
         }
         if let Some(s) = self.map.single() {
-            return Route { target: Target::Shard(s), write: may_write(sql), reason: "the map has one shard".into() };
+            let write = self.may_write(sql);
+            return Route { target: Target::Shard(s), write, reason: "the map has one shard".into() };
         }
         let comment_keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let key_hints = if comment_keys.is_empty() { ctx.hints.keys } else { &comment_keys };
@@ -121,7 +125,7 @@ impl Router {
 
     /// A shard hint decides alone.
     fn pinned(&self, sql: &str, name: &str) -> Route {
-        let write = may_write(sql);
+        let write = self.may_write(sql);
         match self.map.shard_by_name(name) {
             Some(s) => Route { target: Target::Shard(s), write, reason: format!("hint shard={name}") },
             None => {
@@ -148,10 +152,22 @@ impl Router {
         plan
     }
 
+    /// Whether a statement the router does not parse may write (or otherwise needs the
+    /// primary). Errs towards the primary.
+    fn may_write(&self, sql: &str) -> bool {
+        may_write(sql) || (self.replicated && needs_primary(sql, &self.map.write_functions))
+    }
+
     fn parse(&self, text: &str) -> Plan {
         match Parser::parse_sql(&PostgreSqlDialect {}, text) {
             Ok(stmts) => match stmts.as_slice() {
-                [one] => classify::plan(one, &self.map),
+                [one] => {
+                    let mut plan = classify::plan(one, &self.map);
+                    if !plan.write && needs_primary(text, &self.map.write_functions) {
+                        plan.write = true;
+                    }
+                    plan
+                }
                 [] => Plan { kind: StatementKind::Utility, write: false, body: Body::NoTable },
                 _ => Plan {
                     kind: StatementKind::Utility,
@@ -251,6 +267,48 @@ fn may_write(sql: &str) -> bool {
     let first = words.next().unwrap_or_default();
     let reads = ["select", "show", "values"].iter().any(|k| first.eq_ignore_ascii_case(k));
     !reads || words.any(|w| w.eq_ignore_ascii_case("for") || w.eq_ignore_ascii_case("into"))
+}
+
+/// Functions that write, take locks or assign a transaction ID: a SELECT calling one needs
+/// the primary (a replica would refuse it). Prefix entries end in `*`. The map's
+/// `write_functions` adds to this list.
+const WRITE_FUNCTIONS: &[&str] = &[
+    "nextval",
+    "setval",
+    "pg_advisory*",
+    "pg_try_advisory*",
+    "txid_current",
+    "pg_current_xact_id",
+    "pg_notify",
+    "lo_*",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+];
+
+/// A read that must run on the primary: a data-modifying CTE (`WITH … AS (INSERT …)`) or a
+/// call of a function on the write list. Lexical and conservative: a false positive only
+/// sends a read to the primary.
+fn needs_primary(sql: &str, extra: &[String]) -> bool {
+    let mut words = lexer::Words::new(sql).peekable();
+    let cte = words.peek().is_some_and(|w| w.eq_ignore_ascii_case("with"));
+    while let Some(w) = words.next() {
+        if cte && ["insert", "update", "delete", "merge"].iter().any(|k| w.eq_ignore_ascii_case(k)) {
+            return true;
+        }
+        if words.peek() != Some(&"(") || !w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            continue;
+        }
+        // `pg_catalog.setval(`: the function's own name.
+        let w = w.rsplit('.').next().unwrap_or(w);
+        let named = |pattern: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => w.len() >= prefix.len() && w.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)),
+            None => w.eq_ignore_ascii_case(pattern),
+        };
+        if WRITE_FUNCTIONS.iter().any(|p| named(p)) || extra.iter().any(|p| named(p)) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The statements of one simple query go to one place, or the query is refused.

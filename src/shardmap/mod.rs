@@ -48,7 +48,8 @@ pub struct ShardIdx(pub u16);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FormatVersion(pub u32);
 
-/// Which server of a shard a statement needs. Replicas arrive with read/write splitting.
+/// What a server of a shard is right now: health checks decide, the map only says what to
+/// assume before the first check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     Primary,
@@ -94,12 +95,85 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// Index of a server within its shard's `servers`. Never a bare `usize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerIdx(pub u16);
+
+/// What the map says a server is. Only a starting assumption: which server takes writes is
+/// whatever `pg_is_in_recovery()` says now, so a promoted replica becomes the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Declared {
+    /// Listed as `primary:`.
+    Primary,
+    /// Listed under `replicas:`.
+    Replica,
+    /// Listed under `servers:`: no fixed role; health checks find the primary.
+    Auto,
+}
+
+/// Where reads go when nothing in the statement needs the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ReadFrom {
+    /// Healthy, caught-up replicas; the primary when there is none.
+    #[default]
+    Replica,
+    /// Always the primary.
+    Primary,
+    /// Replicas and the primary alike.
+    Any,
+}
+
+impl ReadFrom {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "replica" => Some(Self::Replica),
+            "primary" => Some(Self::Primary),
+            "any" => Some(Self::Any),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replica => "replica",
+            Self::Primary => "primary",
+            Self::Any => "any",
+        }
+    }
+}
+
+/// One server of a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardServer {
+    pub endpoint: Endpoint,
+    pub declared: Declared,
+    /// A replica with tags serves only reads that ask for one of them (`analytics`);
+    /// untagged reads use untagged replicas.
+    pub tags: Vec<String>,
+    /// Share of reads relative to the shard's other replicas.
+    pub weight: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shard {
     pub name: ShardName,
+    /// The server the map names as primary (the first of `servers:` when none is): where
+    /// writes go until health checks have said otherwise. Also in `servers`.
     pub primary: Endpoint,
-    /// Carried now, used by read/write splitting later.
-    pub replicas: Vec<Endpoint>,
+    /// Every server of the shard: the declared primary first, then replicas, or the
+    /// `servers:` list in its order.
+    pub servers: Vec<ShardServer>,
+}
+
+impl Shard {
+    /// More than one server: reads may be spread and the primary may move.
+    pub fn replicated(&self) -> bool {
+        self.servers.len() > 1
+    }
+
+    pub fn server(&self, idx: ServerIdx) -> Option<&ShardServer> {
+        self.servers.get(usize::from(idx.0))
+    }
 }
 
 /// A validated shard map.
@@ -119,6 +193,11 @@ pub struct ShardMap {
     unknown_tables: UnknownTables,
     /// UPDATE/DELETE without a key on a sharded table may go to every shard.
     broadcast_writes: bool,
+    /// Where plain reads go on shards with replicas.
+    pub read_from: ReadFrom,
+    /// Functions (lower-case) besides the built-in list whose calls make a read need the
+    /// primary.
+    pub write_functions: Vec<String>,
     /// Every named table (rules, reference, unsharded) by bare table name, with its schema
     /// if the map qualified it. Built from the fields above; lets `table()` answer without
     /// allocating.

@@ -612,3 +612,47 @@ fn an_unhashable_type_in_a_composite_key_is_pointed_at() {
     );
     assert_eq!((e.line, e.column), (13, 17));
 }
+
+/// A whole map (without SHARDS4) parsed for its problems.
+fn whole(yaml: &str) -> Vec<MapError> {
+    ShardMap::from_yaml(yaml).err().unwrap_or_default()
+}
+
+#[test]
+fn replicas_and_failover_servers_are_validated() {
+    let errs = whole(
+        "version: 1
+shards:
+  - name: a
+    primary: { host: h, database: d, tags: [x] }
+  - name: b
+    primary: { host: h, database: d }
+    servers: [{ host: h2, database: d }]
+  - name: c
+    replicas: [{ host: h, database: d }]
+  - name: d
+    primary: { host: h, database: d }
+    replicas: [{ host: h, port: 5433, database: d, weight: 0 }]
+read_from: replicas
+",
+    );
+    let at = |f: &str| errs.iter().find(|e| e.field == f).unwrap_or_else(|| panic!("no problem at {f}: {errs:#?}"));
+    assert!(at("shards[0].primary.tags").message.contains("a primary has none"));
+    assert!(at("shards[1].servers").message.contains("not both"));
+    assert!(at("shards[2].primary").message.contains("needs `primary`"));
+    assert!(at("shards[3].replicas[0].weight").message.contains("weight 0"));
+    assert!(at("read_from").message.contains("replica, primary or any"));
+    let m = ShardMap::from_yaml(
+        "version: 1
+read_from: any
+shards:
+  - name: a
+    servers: [{ host: h1, database: d }, { host: h2, database: d }]
+",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let a = &m.shards()[0];
+    assert!(a.servers.iter().all(|s| s.declared == Declared::Auto));
+    assert_eq!(a.primary.host, "h1", "the first server is assumed primary until checked");
+    assert_eq!(m.read_from, ReadFrom::Any);
+}

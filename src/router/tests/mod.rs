@@ -6,6 +6,7 @@ mod hints;
 mod normalise;
 mod params;
 mod reads;
+mod replicas;
 mod writes;
 
 use std::sync::Arc;

@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Endpoint, FormatVersion, MapError, ServerTlsMode, Shard, ShardIdx, ShardMap, ShardName};
+use super::{
+    Declared, Endpoint, FormatVersion, MapError, ReadFrom, ServerTlsMode, Shard, ShardIdx, ShardMap, ShardName, ShardServer,
+};
 use function::RawFunction;
 use table::{RawDefaultRule, RawTable, RawUnknownTables, RawUnsharded};
 
@@ -49,6 +51,13 @@ pub struct RawShardMap {
     /// Whether UPDATE/DELETE without a key on a sharded table may go to every shard.
     #[serde(default)]
     pub broadcast_writes: Option<Spanned<bool>>,
+    /// replica (default) | primary | any: where plain reads go on shards with replicas.
+    #[serde(default)]
+    pub read_from: Option<Spanned<String>>,
+    /// Functions whose calls make a SELECT need the primary, besides the built-in ones
+    /// (nextval, setval, advisory locks, txid_current…).
+    #[serde(default)]
+    pub write_functions: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,11 +65,16 @@ pub struct RawShardMap {
 pub struct RawShard {
     /// Unique name of the shard (e.g. `shard-001`). Placement refers to shards by this name.
     pub name: Spanned<String>,
-    /// The server that takes writes.
-    pub primary: RawEndpoint,
+    /// The server that takes writes (until a failover promotes another).
+    #[serde(default)]
+    pub primary: Option<RawEndpoint>,
     /// Streaming replicas for reads.
     #[serde(default)]
     pub replicas: Vec<RawEndpoint>,
+    /// Instead of `primary` and `replicas`: servers without a fixed role; the one not in
+    /// recovery takes writes, the others serve reads.
+    #[serde(default)]
+    pub servers: Vec<RawEndpoint>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +91,12 @@ pub struct RawEndpoint {
     /// CA bundle for verify-full; the system roots when absent.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// Replicas only: tagged replicas serve only reads that ask for a tag they carry.
+    #[serde(default)]
+    pub tags: Option<Spanned<Vec<String>>>,
+    /// Replicas only: share of reads relative to the other replicas (default 1).
+    #[serde(default)]
+    pub weight: Option<Spanned<u32>>,
 }
 
 fn default_port() -> Spanned<u16> {
@@ -154,6 +174,13 @@ impl TryFrom<RawShardMap> for ShardMap {
             &mut check,
         );
         let functions: Option<Vec<_>> = functions.into_iter().map(|f| f.built).collect();
+        let read_from = match &raw.read_from {
+            None => ReadFrom::default(),
+            Some(r) => ReadFrom::parse(&r.value).unwrap_or_else(|| {
+                check.at(r, "read_from", format!("unknown read_from {:?}; use replica, primary or any", r.value));
+                ReadFrom::default()
+            }),
+        };
         match (functions, check.errors.is_empty()) {
             (Some(functions), true) => Ok(ShardMap {
                 format: FormatVersion(raw.version.value),
@@ -165,6 +192,8 @@ impl TryFrom<RawShardMap> for ShardMap {
                 unsharded: tables.unsharded,
                 unknown_tables: tables.unknown,
                 broadcast_writes: raw.broadcast_writes.is_some_and(|b| b.value),
+                read_from,
+                write_functions: raw.write_functions.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
                 names: HashMap::new(),
             }
             .with_index()),
@@ -191,16 +220,58 @@ fn shards(raw: Spanned<Vec<RawShard>>, check: &mut Check) -> Vec<Shard> {
         } else if let Ok(idx) = u16::try_from(i) {
             check.shards.insert(name.clone(), ShardIdx(idx));
         }
-        let primary = endpoint(s.primary, &format!("shards[{i}].primary"), &mut check.errors);
-        let replicas = s
-            .replicas
-            .into_iter()
-            .enumerate()
-            .map(|(j, r)| endpoint(r, &format!("shards[{i}].replicas[{j}]"), &mut check.errors))
-            .collect();
-        shards.push(Shard { name: ShardName(name), primary, replicas });
+        let at = format!("shards[{i}]");
+        let mut servers = Vec::new();
+        match (s.primary, s.servers.is_empty()) {
+            (Some(p), true) => {
+                servers.push(server(p, Declared::Primary, &format!("{at}.primary"), &mut check.errors));
+                for (j, r) in s.replicas.into_iter().enumerate() {
+                    servers.push(server(r, Declared::Replica, &format!("{at}.replicas[{j}]"), &mut check.errors));
+                }
+            }
+            (None, false) => {
+                if !s.replicas.is_empty() {
+                    check.at(&s.name, &format!("{at}.replicas"), "`replicas` goes with `primary`; with `servers` every server's role comes from health checks");
+                }
+                for (j, r) in s.servers.into_iter().enumerate() {
+                    servers.push(server(r, Declared::Auto, &format!("{at}.servers[{j}]"), &mut check.errors));
+                }
+            }
+            (Some(_), false) => check.at(&s.name, &format!("{at}.servers"), "give either `primary` (with optional `replicas`) or `servers`, not both"),
+            (None, true) => check.at(&s.name, &format!("{at}.primary"), "a shard needs `primary` (with optional `replicas`) or `servers`"),
+        }
+        if servers.len() > usize::from(u16::MAX) {
+            check.at(&s.name, &format!("{at}.replicas"), "too many servers");
+        }
+        let primary = servers.first().map(|s| s.endpoint.clone()).unwrap_or_else(|| Endpoint {
+            host: String::new(),
+            port: 0,
+            database: String::new(),
+            tls: ServerTlsMode::Disable,
+            ca_file: None,
+        });
+        shards.push(Shard { name: ShardName(name), primary, servers });
     }
     shards
+}
+
+/// One server of a shard; `tags` and `weight` only mean something on servers that serve reads.
+fn server(mut raw: RawEndpoint, declared: Declared, field: &str, errors: &mut Vec<MapError>) -> ShardServer {
+    let tags = raw.tags.take();
+    let weight = raw.weight.take();
+    if declared == Declared::Primary {
+        if let Some(t) = &tags {
+            errors.push(err(t, &format!("{field}.tags"), "tags select replicas; a primary has none"));
+        }
+        if let Some(w) = &weight {
+            errors.push(err(w, &format!("{field}.weight"), "weight shares reads among replicas; a primary has none"));
+        }
+    }
+    if let Some(w) = weight.as_ref().filter(|w| w.value == 0) {
+        errors.push(err(w, &format!("{field}.weight"), "weight 0 would never be used; remove the replica instead"));
+    }
+    let tags: Vec<String> = tags.map(|t| t.value).unwrap_or_default().into_iter().map(|t| t.trim().to_ascii_lowercase()).collect();
+    ShardServer { endpoint: endpoint(raw, field, errors), declared, tags, weight: weight.map_or(1, |w| w.value.max(1)) }
 }
 
 fn endpoint(raw: RawEndpoint, field: &str, errors: &mut Vec<MapError>) -> Endpoint {
