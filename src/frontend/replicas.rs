@@ -171,7 +171,7 @@ impl Client {
         let Some(shard) = self.server_shard else { return Ok(()) };
         let Some(server) = self.server.as_mut() else { return Ok(()) };
         let mut frames = bytes::BytesMut::new();
-        let lsn = match server.run_collect("SELECT pg_current_wal_lsn()::text", Some(&mut frames)).await {
+        let lsn = match server.run_collect("SELECT pg_current_wal_insert_lsn()::text", Some(&mut frames)).await {
             Ok((TxStatus::Idle, None)) => first_text_value(&frames).and_then(|v| parse_lsn(&v)),
             Ok(_) => None,
             Err(e) => return self.server_lost(&e.to_string()).await,

@@ -26,7 +26,10 @@ const MAX_BAN: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
     pub in_recovery: bool,
-    /// A primary's `pg_current_wal_lsn()`, a replica's `pg_last_wal_replay_lsn()`.
+    /// A primary's `pg_current_wal_insert_lsn()`, a replica's `pg_last_wal_replay_lsn()`.
+    /// The insert position, not the write position: with `synchronous_commit = off` a commit
+    /// record can sit in WAL buffers past the write position, and a replica that reached the
+    /// write position would still miss it.
     pub lsn: u64,
     /// Replicas: how far replay is behind the shard's primary (0 when no primary answered).
     pub lag_bytes: u64,
@@ -250,7 +253,7 @@ async fn check_round(
 }
 
 const CHECK_SQL: &str = "SELECT pg_is_in_recovery(), \
-     (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, \
+     (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text, \
      COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float8::text, \
      (CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END)";
 

@@ -263,9 +263,22 @@ fn utility_fallback(text: &str) -> Option<Plan> {
 
 /// Without a plan: whether a statement may write, erring towards yes.
 fn may_write(sql: &str) -> bool {
+    lexer::statements(sql).any(statement_may_write)
+}
+
+/// One statement, read lexically: reads are SELECT/SHOW/VALUES without `FOR UPDATE` or
+/// `INTO`; transaction control and session commands neither read nor write data (they go
+/// with whatever server the session uses); everything else may write.
+fn statement_may_write(sql: &str) -> bool {
+    const READS: [&str; 3] = ["select", "show", "values"];
+    const NEITHER: [&str; 12] =
+        ["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "set", "reset", "discard", "deallocate"];
     let mut words = lexer::Words::new(sql);
     let first = words.next().unwrap_or_default();
-    let reads = ["select", "show", "values"].iter().any(|k| first.eq_ignore_ascii_case(k));
+    if NEITHER.iter().any(|k| first.eq_ignore_ascii_case(k)) {
+        return false;
+    }
+    let reads = READS.iter().any(|k| first.eq_ignore_ascii_case(k));
     !reads || words.any(|w| w.eq_ignore_ascii_case("for") || w.eq_ignore_ascii_case("into"))
 }
 

@@ -242,6 +242,56 @@ impl PgCluster {
         run(cmd).map(drop).context("stopping the cluster")
     }
 
+    /// A streaming replica of this cluster: `pg_basebackup -R` into a temporary directory,
+    /// started on a free port. It follows this cluster until promoted; dropped like any
+    /// cluster.
+    pub fn start_replica(&self) -> anyhow::Result<PgCluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("shardgate-replica-")
+            .tempdir()
+            .context("creating the replica's temporary directory")?;
+        if self.as_os_user {
+            give_to_os_user(dir.path())?;
+        }
+        let mut replica = PgCluster {
+            bin_dir: self.bin_dir.clone(),
+            data_dir: dir.path().join("data"),
+            log_file: dir.path().join("postgres.log"),
+            port: 0,
+            as_os_user: self.as_os_user,
+            dir,
+        };
+        let mut cmd = replica.server_command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(&replica.data_dir)
+            .args(["-h", HOST, "-p", &self.port.to_string(), "-U", SUPERUSER])
+            .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"])
+            .env("PGPASSWORD", SUPERUSER_PASSWORD);
+        run(cmd).context("pg_basebackup")?;
+        replica.start_on_free_port()?;
+        Ok(replica)
+    }
+
+    /// [`PgCluster::start_replica`] on the blocking pool.
+    pub async fn start_replica_async(&self) -> anyhow::Result<PgCluster> {
+        tokio::task::block_in_place(|| self.start_replica())
+    }
+
+    /// Promotes a replica to primary (`pg_ctl promote`), as a failover tool would.
+    pub fn promote(&self) -> anyhow::Result<()> {
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.args(["promote", "-w", "-t", "30", "-D"]).arg(&self.data_dir);
+        run(cmd).map(drop).context("promoting the replica")
+    }
+
+    /// Kills the server the way a crash does (immediate mode: no shutdown checkpoint, every
+    /// connection cut at once).
+    pub fn kill(&self) -> anyhow::Result<()> {
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.args(["stop", "-w", "-m", "immediate", "-D"]).arg(&self.data_dir);
+        run(cmd).map(drop).context("killing the cluster")
+    }
+
     /// Starts a stopped cluster again on the same port.
     pub fn start_again(&self) -> anyhow::Result<()> {
         run(self.pg_ctl_start(self.port)).map(drop).with_context(|| format!("restarting the cluster\n{}", self.log()))

@@ -20,7 +20,6 @@ pub fn plan(stmt: &Statement) -> Plan {
         | S::Deallocate { .. }
         | S::LISTEN { .. }
         | S::UNLISTEN { .. }
-        | S::NOTIFY { .. }
         | S::ShowVariable { .. }
         | S::ShowVariables { .. }
         | S::ShowStatus { .. }
@@ -60,6 +59,8 @@ pub fn plan(stmt: &Statement) -> Plan {
         | S::Truncate(_)
         | S::RenameTable(_) => (StatementKind::Ddl, true, Body::Everywhere),
         S::Vacuum(_) | S::Analyze(_) => (StatementKind::Utility, true, Body::Everywhere),
+        // A replica refuses NOTIFY: it needs the primary, and no table routes it.
+        S::NOTIFY { .. } => (StatementKind::Utility, true, Body::NoTable),
         S::Prepare { .. } | S::Execute { .. } => (
             StatementKind::Utility,
             true,

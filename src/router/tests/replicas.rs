@@ -33,6 +33,10 @@ fn plain_reads_may_use_replicas() {
         "VALUES (1)",
         "SELECT 'nextval(' FROM t",
         "SELECT lower(name) FROM guests",
+        "BEGIN",
+        "COMMIT",
+        "SET search_path = app",
+        "BEGIN; SELECT 1; COMMIT",
     ] {
         assert!(!writes(sql), "{sql} should be a read");
     }
@@ -56,6 +60,8 @@ fn writes_locks_sequences_and_listed_functions_need_the_primary() {
         "SELECT bump_counter(3)",
         "SELECT audit_login('x')",
         "SELECT 1; INSERT INTO t VALUES (1)",
+        "BEGIN; UPDATE guests SET name = 'x'; COMMIT",
+        "NOTIFY guests_changed",
     ] {
         assert!(writes(sql), "{sql} should need the primary");
     }
