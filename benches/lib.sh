@@ -103,7 +103,28 @@ start_cluster() {
         || { tail -n 20 "$WORK/pg/postgres.log" >&2 || true; die "PostgreSQL did not start"; }
 }
 
+# A streaming replica of that cluster (pg_basebackup -R) in $WORK/pg/$1 on a free port.
+# Sets REPLICA_PORT.
+REPLICAS_STARTED=""
+start_replica() {
+    local name=$1
+    REPLICA_PORT=$(free_port)
+    TAKEN_PORTS="$TAKEN_PORTS$REPLICA_PORT "
+    say "starting replica $name (pg_basebackup -R, port $REPLICA_PORT)"
+    (cd "$WORK/pg" && as_pg_owner env PGPASSWORD=postgres "$PG_BIN/pg_basebackup" -D "$WORK/pg/$name" \
+        -h 127.0.0.1 -p "$PG_PORT" -U postgres -R -X stream -c fast >/dev/null) || die "pg_basebackup failed"
+    REPLICAS_STARTED="$REPLICAS_STARTED $name"
+    (cd "$WORK/pg" && as_pg_owner "$PG_BIN/pg_ctl" start -w -D "$WORK/pg/$name" -l "$WORK/pg/$name.log" \
+        -o "-c port=$REPLICA_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg \
+            -c max_connections=300 -c shared_buffers=128MB" >/dev/null) \
+        || { tail -n 20 "$WORK/pg/$name.log" >&2 || true; die "replica $name did not start"; }
+}
+
 stop_cluster() {
+    local name
+    for name in $REPLICAS_STARTED; do
+        as_pg_owner "$PG_BIN/pg_ctl" stop -D "$WORK/pg/$name" -m fast -w >/dev/null 2>&1 || true
+    done
     if [ -n "${PG_STARTED:-}" ]; then
         as_pg_owner "$PG_BIN/pg_ctl" stop -D "$WORK/pg/data" -m fast -w >/dev/null 2>&1 || true
     fi

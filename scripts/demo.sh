@@ -72,6 +72,10 @@ stop_demo() {
     if [ -f "$DEMO/pg-root" ]; then
         local root bin
         root=$(cat "$DEMO/pg-root")
+        if [ -f "$root/replica/postmaster.pid" ] && bin=$(pg_bin_dir); then
+            say "stopping the demo replica"
+            (cd "$root" && as_pg_owner "$bin/pg_ctl" stop -D "$root/replica" -m fast -w >/dev/null) || true
+        fi
         if [ -f "$root/data/postmaster.pid" ] && bin=$(pg_bin_dir); then
             say "stopping the demo cluster"
             (cd "$root" && as_pg_owner "$bin/pg_ctl" stop -D "$root/data" -m fast -w >/dev/null) || true
@@ -157,6 +161,20 @@ for i in 0 1 2 3; do
     done
 done
 
+# --- a streaming replica: every shard gets one (the shards are databases of one cluster) ---
+REPLICA_PORT=$((PG_PORT + 1))
+while port_in_use "$REPLICA_PORT"; do
+    REPLICA_PORT=$((REPLICA_PORT + 1))
+    [ "$REPLICA_PORT" -lt 54500 ] || die "no free port for the demo replica"
+done
+say "starting a streaming replica of the demo cluster (pg_basebackup -R, port $REPLICA_PORT)"
+(cd "$PG_ROOT" && as_pg_owner env PGPASSWORD=postgres "$PG_BIN/pg_basebackup" -D "$PG_ROOT/replica" \
+    -h 127.0.0.1 -p "$PG_PORT" -U postgres -R -X stream -c fast >/dev/null) \
+    || die "pg_basebackup of the demo cluster failed"
+(cd "$PG_ROOT" && as_pg_owner "$PG_BIN/pg_ctl" start -w -D "$PG_ROOT/replica" -l "$PG_ROOT/replica.log" \
+    -o "-p $REPLICA_PORT -k /tmp -c listen_addresses=127.0.0.1" >/dev/null) \
+    || die "the demo replica did not start; see $PG_ROOT/replica.log"
+
 # --- shardgate -----------------------------------------------------------------------------
 {
     echo "# Written by scripts/demo.sh: shard-maps/pms-4.yaml pointed at the demo cluster."
@@ -165,6 +183,7 @@ done
     for i in 0 1 2 3; do
         echo "  - name: shard-$i"
         echo "    primary: { host: 127.0.0.1, port: $PG_PORT, database: pms_$i }"
+        echo "    replicas: [ { host: 127.0.0.1, port: $REPLICA_PORT, database: pms_$i } ]"
     done
     cat <<'EOF'
 functions:
@@ -235,7 +254,8 @@ done
 
 cat <<EOF
 
-shardgate is running, routing over four shards (pms_0 … pms_3). Connect through it:
+shardgate is running, routing over four shards (pms_0 … pms_3), each with a streaming
+replica that takes the reads. Connect through it:
 
     psql "postgres://app:app@127.0.0.1:$PROXY_PORT/pms"
 
@@ -250,6 +270,8 @@ shardgate is running, routing over four shards (pms_0 … pms_3). Connect throug
       ORDER BY created_at DESC LIMIT 5;                                -- newest across all tenants
     SELECT status, row_number() OVER () FROM reservations;             -- refused (0A000): not exact
     /* shardgate: shard=shard-0 */ SELECT count(*) FROM reservations;   -- pinned by a hint
+    SELECT inet_server_port();                    -- a read: the replica answers ($REPLICA_PORT)
+    /* shardgate: role=primary */ SELECT inet_server_port();  -- the primary ($PG_PORT)
 
 Ask where a statement goes without running it:
 
@@ -257,6 +279,7 @@ Ask where a statement goes without running it:
 
 Edit .demo/pms-4.yaml and shardgate reloads it within a second (an invalid map is refused,
 logged, and the old one keeps serving).
-The cluster behind it is on port $PG_PORT (user postgres, password postgres).
+The cluster behind it is on port $PG_PORT, its replica on $REPLICA_PORT (user postgres,
+password postgres).
 Stop everything with:  scripts/demo.sh stop
 EOF
