@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::shardmap::{
-    Declared,
-    Endpoint, FunctionKind, KeyType, ServerTlsMode, ShardIdx, ShardMap, ShardingFunction, TableKind, TableRule,
+    Declared, Endpoint, FunctionKind, KeyType, ServerTlsMode, ShardIdx, ShardMap, ShardingFunction, TableKind,
+    TableRule,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -144,7 +144,6 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() -> anyhow::Result<(
     assert_eq!(port(&app, "/* shardgate: role=primary */ SELECT inet_server_port()").await?, p);
     app.batch_execute("SELECT pg_advisory_unlock_all()").await?;
 
-
     // Session overrides.
     app.batch_execute("SET shardgate.role = 'primary'").await?;
     assert_eq!(port(&app, WHO).await?, p, "SET shardgate.role = primary");
@@ -159,7 +158,10 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() -> anyhow::Result<(
     assert!(on_replica.iter().any(|q| q.contains("inet_server_port")), "{on_replica:?}");
     assert!(!on_replica.iter().any(|q| q.contains("INSERT")), "{on_replica:?}");
     let on_primary = queries_seen(&primary).await?;
-    assert!(on_primary.iter().any(|q| q.contains("INSERT") || q.contains("nextval") || q.contains("pg_current_wal")), "{on_primary:?}");
+    assert!(
+        on_primary.iter().any(|q| q.contains("INSERT") || q.contains("nextval") || q.contains("pg_current_wal")),
+        "{on_primary:?}"
+    );
     proxy.shutdown().await;
     Ok(())
 }
@@ -186,9 +188,11 @@ async fn a_client_reads_its_own_writes_while_the_replica_lags() -> anyhow::Resul
     assert_eq!(port(&other, WHO).await?, r);
 
     replica.client("postgres").await?.batch_execute("SELECT pg_wal_replay_resume()").await?;
-    eventually(Duration::from_secs(10), "the writer's reads return to the replica once it replayed the write", || async {
-        Ok(port(&writer, WHO).await? == r)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the writer's reads return to the replica once it replayed the write",
+        || async { Ok(port(&writer, WHO).await? == r) },
+    )
     .await?;
     let seen: i64 = writer.query_one("SELECT count(*) FROM guests WHERE id = 42", &[]).await?.get(0);
     assert_eq!(seen, 1);
@@ -208,9 +212,7 @@ async fn a_lagging_replica_gets_no_reads_until_it_catches_up() -> anyhow::Result
 
     replica.client("postgres").await?.batch_execute("SELECT pg_wal_replay_pause()").await?;
     let direct = primary.client_as("app", "app", "pms").await?;
-    direct
-        .batch_execute("INSERT INTO guests SELECT g, repeat('x', 100) FROM generate_series(1000, 3000) g")
-        .await?;
+    direct.batch_execute("INSERT INTO guests SELECT g, repeat('x', 100) FROM generate_series(1000, 3000) g").await?;
     let took = eventually(Duration::from_secs(5), "reads leave the lagging replica", || async {
         Ok(port(&app, WHO).await? == p)
     })

@@ -213,7 +213,11 @@ fn replicas(raw: RawReplicas, p: &mut Problems<'_>) -> ReplicaSettings {
         Some("round_robin") => Selection::RoundRobin,
         Some(other) => {
             if let Some(s) = &raw.selection {
-                p.at(s, "replicas.selection", format!("unknown selection {other:?}; use least_outstanding or round_robin"));
+                p.at(
+                    s,
+                    "replicas.selection",
+                    format!("unknown selection {other:?}; use least_outstanding or round_robin"),
+                );
             }
             Selection::LeastOutstanding
         }

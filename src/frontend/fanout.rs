@@ -91,7 +91,8 @@ impl Client {
             let pool = match self.pool_for(*shard, &super::replicas::Need::Primary) {
                 Ok(p) => p,
                 Err(e) => {
-                    failure = Some((*shard, fields(e.sqlstate().code(), &format!("shard {name}: {}", e.client_message()))));
+                    failure =
+                        Some((*shard, fields(e.sqlstate().code(), &format!("shard {name}: {}", e.client_message()))));
                     break;
                 }
             };

@@ -129,7 +129,12 @@ impl Client {
             attempts += 1;
             match pool.checkout().await {
                 Ok(checkout) => {
-                    tracing::trace!(server_pid = checkout.backend_pid(), shard = shard.0, server = server.0, "server checked out");
+                    tracing::trace!(
+                        server_pid = checkout.backend_pid(),
+                        shard = shard.0,
+                        server = server.0,
+                        "server checked out"
+                    );
                     self.server_member = server;
                     self.server_role = match need {
                         Need::Primary => Role::Primary,
@@ -145,7 +150,11 @@ impl Client {
                     if replicated {
                         if let PoolError::Backend(b) = &e {
                             if b.is_unreachable() {
-                                self.shared.health.report_failure(&pool.endpoint, &b.to_string(), &self.config.replicas);
+                                self.shared.health.report_failure(
+                                    &pool.endpoint,
+                                    &b.to_string(),
+                                    &self.config.replicas,
+                                );
                             }
                         }
                     }

@@ -12,13 +12,13 @@ use tokio::io::AsyncReadExt;
 use super::client::Client;
 use super::error::FrontendError;
 use super::expect::Expect;
+use super::replicas::Need;
 use crate::config::{DatabaseConfig, UserConfig};
 use crate::pool::{PoolKey, Pools, ShardPool};
 use crate::protocol::build;
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::router::lexer::Words;
 use crate::router::{Context, Hints, Params, Route, RouteError, Target};
-use super::replicas::Need;
 use crate::shardmap::{Role, ServerIdx, ShardIdx};
 
 /// How many times a statement is routed again after directory lookups filled the cache.
@@ -77,12 +77,8 @@ impl Routing {
             return Some(p.clone());
         }
         let s = self.db.map.shard(shard)?;
-        let key = PoolKey {
-            database: self.db.name.clone(),
-            shard: s.name.clone(),
-            server,
-            user: self.user.name.clone(),
-        };
+        let key =
+            PoolKey { database: self.db.name.clone(), shard: s.name.clone(), server, user: self.user.name.clone() };
         let pool = pools.get(key, &s.server(server)?.endpoint, &self.user);
         *slot = Some(pool.clone());
         Some(pool)
@@ -398,7 +394,12 @@ impl Client {
 
     /// Makes `shard`'s server the client's: keeps the one held if it is that shard's, moves
     /// between shards only between transactions, and sends a deferred BEGIN first.
-    pub(super) async fn use_shard(&mut self, shard: ShardIdx, need: &Need, simple: bool) -> Result<Decision, FrontendError> {
+    pub(super) async fn use_shard(
+        &mut self,
+        shard: ShardIdx,
+        need: &Need,
+        simple: bool,
+    ) -> Result<Decision, FrontendError> {
         if self.server.is_some() && self.server_shard == Some(shard) {
             // The primary serves anything; a replica serves reads, and whatever a read-only
             // transaction already running on it sends (the server refuses writes itself).

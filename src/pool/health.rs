@@ -213,7 +213,9 @@ async fn check_round(
             match r {
                 Ok(Ok((status, conn))) => (e.clone(), Ok(status), Some(conn)),
                 Ok(Err(msg)) => (e.clone(), Err(msg), None),
-                Err(_) => (e.clone(), Err(format!("no answer within {} ms", settings.health_timeout.as_millis())), None),
+                Err(_) => {
+                    (e.clone(), Err(format!("no answer within {} ms", settings.health_timeout.as_millis())), None)
+                }
             }
         }
     });

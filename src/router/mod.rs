@@ -271,8 +271,20 @@ fn may_write(sql: &str) -> bool {
 /// with whatever server the session uses); everything else may write.
 fn statement_may_write(sql: &str) -> bool {
     const READS: [&str; 3] = ["select", "show", "values"];
-    const NEITHER: [&str; 12] =
-        ["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "set", "reset", "discard", "deallocate"];
+    const NEITHER: [&str; 12] = [
+        "begin",
+        "start",
+        "commit",
+        "end",
+        "rollback",
+        "abort",
+        "savepoint",
+        "release",
+        "set",
+        "reset",
+        "discard",
+        "deallocate",
+    ];
     let mut words = lexer::Words::new(sql);
     let first = words.next().unwrap_or_default();
     if NEITHER.iter().any(|k| first.eq_ignore_ascii_case(k)) {
@@ -314,7 +326,9 @@ fn needs_primary(sql: &str, extra: &[String]) -> bool {
         // `pg_catalog.setval(`: the function's own name.
         let w = w.rsplit('.').next().unwrap_or(w);
         let named = |pattern: &str| match pattern.strip_suffix('*') {
-            Some(prefix) => w.len() >= prefix.len() && w.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)),
+            Some(prefix) => {
+                w.len() >= prefix.len() && w.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            }
             None => w.eq_ignore_ascii_case(pattern),
         };
         if WRITE_FUNCTIONS.iter().any(|p| named(p)) || extra.iter().any(|p| named(p)) {

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::{
-    Declared, Endpoint, FormatVersion, MapError, ReadFrom, ServerTlsMode, Shard, ShardIdx, ShardMap, ShardName, ShardServer,
+    Declared, Endpoint, FormatVersion, MapError, ReadFrom, ServerTlsMode, Shard, ShardIdx, ShardMap, ShardName,
+    ShardServer,
 };
 use function::RawFunction;
 use table::{RawDefaultRule, RawTable, RawUnknownTables, RawUnsharded};
@@ -231,14 +232,26 @@ fn shards(raw: Spanned<Vec<RawShard>>, check: &mut Check) -> Vec<Shard> {
             }
             (None, false) => {
                 if !s.replicas.is_empty() {
-                    check.at(&s.name, &format!("{at}.replicas"), "`replicas` goes with `primary`; with `servers` every server's role comes from health checks");
+                    check.at(
+                        &s.name,
+                        &format!("{at}.replicas"),
+                        "`replicas` goes with `primary`; with `servers` every server's role comes from health checks",
+                    );
                 }
                 for (j, r) in s.servers.into_iter().enumerate() {
                     servers.push(server(r, Declared::Auto, &format!("{at}.servers[{j}]"), &mut check.errors));
                 }
             }
-            (Some(_), false) => check.at(&s.name, &format!("{at}.servers"), "give either `primary` (with optional `replicas`) or `servers`, not both"),
-            (None, true) => check.at(&s.name, &format!("{at}.primary"), "a shard needs `primary` (with optional `replicas`) or `servers`"),
+            (Some(_), false) => check.at(
+                &s.name,
+                &format!("{at}.servers"),
+                "give either `primary` (with optional `replicas`) or `servers`, not both",
+            ),
+            (None, true) => check.at(
+                &s.name,
+                &format!("{at}.primary"),
+                "a shard needs `primary` (with optional `replicas`) or `servers`",
+            ),
         }
         if servers.len() > usize::from(u16::MAX) {
             check.at(&s.name, &format!("{at}.replicas"), "too many servers");
@@ -270,7 +283,8 @@ fn server(mut raw: RawEndpoint, declared: Declared, field: &str, errors: &mut Ve
     if let Some(w) = weight.as_ref().filter(|w| w.value == 0) {
         errors.push(err(w, &format!("{field}.weight"), "weight 0 would never be used; remove the replica instead"));
     }
-    let tags: Vec<String> = tags.map(|t| t.value).unwrap_or_default().into_iter().map(|t| t.trim().to_ascii_lowercase()).collect();
+    let tags: Vec<String> =
+        tags.map(|t| t.value).unwrap_or_default().into_iter().map(|t| t.trim().to_ascii_lowercase()).collect();
     ShardServer { endpoint: endpoint(raw, field, errors), declared, tags, weight: weight.map_or(1, |w| w.value.max(1)) }
 }
 
