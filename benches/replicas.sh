@@ -84,6 +84,8 @@ shards:
     primary: $(endpoint "$PG_PORT")
     replicas: [ $(endpoint "$R1_PORT"), $(endpoint "$R2_PORT") ]
 MAP
+# The same servers with every read on the primary: what the routing itself costs.
+sed 's/^shards:/read_from: primary\nshards:/' "$WORK/replicated.yaml" >"$WORK/on-primary.yaml"
 
 # Transactions each server has committed in database bench. Statistics are flushed when a
 # backend exits, so this is read after the proxy (and its server connections) stopped.
@@ -133,6 +135,9 @@ CFG
 run single single.yaml
 SINGLE_TPS=$RESULT_TPS
 SINGLE_COUNTS=("${RESULT_COUNTS[@]}")
+run on-primary on-primary.yaml
+ONP_TPS=$RESULT_TPS
+ONP_COUNTS=("${RESULT_COUNTS[@]}")
 run replicated replicated.yaml
 REPL_TPS=$RESULT_TPS
 REPL_COUNTS=("${RESULT_COUNTS[@]}")
@@ -149,10 +154,12 @@ for c in "${REPL_COUNTS[@]}"; do [ "$c" -gt $((CLIENTS * 10)) ] && used=$((used 
     echo "| setup | TPS | primary | replica-1 | replica-2 |"
     echo "|---|---:|---:|---:|---:|"
     echo "| shardgate → primary alone | $SINGLE_TPS | ${SINGLE_COUNTS[0]} | ${SINGLE_COUNTS[1]} | ${SINGLE_COUNTS[2]} |"
+    echo "| shardgate → primary + 2 replicas, read_from: primary | $ONP_TPS | ${ONP_COUNTS[0]} | ${ONP_COUNTS[1]} | ${ONP_COUNTS[2]} |"
     echo "| shardgate → primary + 2 replicas | $REPL_TPS | ${REPL_COUNTS[0]} | ${REPL_COUNTS[1]} | ${REPL_COUNTS[2]} |"
     echo
     awk -v r="$REPL_TPS" -v s="$SINGLE_TPS" -v u="$used" 'BEGIN {
         printf "Replicated / single: %.2f×; per server used (%d): %.2f× the single-server TPS.\n", r / s, u, r / s / u
     }'
+    awk -v o="$ONP_TPS" -v s="$SINGLE_TPS" 'BEGIN { printf "Routing cost (replicated map, reads kept on the primary / single): %.2f×.\n", o / s }'
     echo "(Counts are committed transactions per server from pg_stat_database, health checks included.)"
 } | tee "$OUT"

@@ -112,7 +112,7 @@ impl Health {
         self.recheck.notify_one();
     }
 
-    fn publish(&self, results: Vec<(Endpoint, Result<Status, String>)>, settings: &ReplicaSettings) {
+    fn publish(&self, results: Vec<(Endpoint, Result<Status, CheckError>)>, settings: &ReplicaSettings) {
         let now = Instant::now();
         let old = self.board.load_full();
         let mut b = Board { servers: HashMap::new(), rounds: old.rounds + 1 };
@@ -128,7 +128,14 @@ impl Health {
                     entry.banned_until = None;
                     entry.last_error = None;
                 }
-                Err(e) => {
+                Err(CheckError::Login(e)) => {
+                    // The checks' own credentials are wrong, not the server: say nothing about
+                    // it (selection then falls back to the map's roles) rather than ban every
+                    // server and block all writes over a monitoring misconfiguration.
+                    tracing::error!(server = %endpoint, error = %e, "health check cannot log in; fix replicas.health_user");
+                    continue;
+                }
+                Err(CheckError::Down(e)) => {
                     if entry.status.is_some() || entry.failures == 0 {
                         tracing::warn!(server = %endpoint, error = %e, "health check failed");
                     }
@@ -150,6 +157,24 @@ impl Health {
 fn ban_length(first: Duration, failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
     first.saturating_mul(1 << doublings).min(MAX_BAN)
+}
+
+/// Why a check failed.
+#[derive(Debug, Clone)]
+enum CheckError {
+    /// The server is down, unreachable, or not answering in time: ban it.
+    Down(String),
+    /// The server refused the health check's login (class 28, or no such database).
+    Login(String),
+}
+
+impl From<tokio_postgres::Error> for CheckError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.code().map(|c| c.code()) {
+            Some(code) if code.starts_with("28") || code == "3D000" => Self::Login(e.to_string()),
+            _ => Self::Down(e.to_string()),
+        }
+    }
 }
 
 /// Checks every server of every replicated shard until `stop`, at the configured interval
@@ -202,7 +227,7 @@ async fn check_round(
     user: &UserConfig,
     settings: &ReplicaSettings,
     conns: &mut HashMap<Endpoint, tokio_postgres::Client>,
-) -> Vec<(Endpoint, Result<Status, String>)> {
+) -> Vec<(Endpoint, Result<Status, CheckError>)> {
     let mut all: Vec<Endpoint> = shards.iter().flatten().cloned().collect();
     all.sort_by(|a, b| (&a.host, a.port, &a.database).cmp(&(&b.host, b.port, &b.database)));
     all.dedup();
@@ -220,7 +245,7 @@ async fn check_round(
         }
     });
     let done = futures_util::future::join_all(checks).await;
-    let mut results: HashMap<Endpoint, Result<Status, String>> = HashMap::new();
+    let mut results: HashMap<Endpoint, Result<Status, CheckError>> = HashMap::new();
     for (e, r, conn) in done {
         if let Some(c) = conn {
             conns.insert(e.clone(), c);
@@ -264,19 +289,19 @@ async fn check(
     e: &Endpoint,
     conn: Option<tokio_postgres::Client>,
     user: &UserConfig,
-) -> Result<(Status, tokio_postgres::Client), String> {
+) -> Result<(Status, tokio_postgres::Client), CheckError> {
     let client = match conn.filter(|c| !c.is_closed()) {
         Some(c) => c,
         None => connect(e, user).await?,
     };
-    let rows = client.simple_query(CHECK_SQL).await.map_err(|e| e.to_string())?;
+    let rows = client.simple_query(CHECK_SQL).await?;
     let row = rows
         .iter()
         .find_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
             _ => None,
         })
-        .ok_or("the health query returned no row")?;
+        .ok_or_else(|| CheckError::Down("the health query returned no row".into()))?;
     let in_recovery = row.get(0) == Some("t");
     // A replica that has replayed nothing yet reports NULL: treat as the very beginning.
     let lsn = row.get(1).and_then(parse_lsn).unwrap_or(0);
@@ -286,7 +311,7 @@ async fn check(
     Ok((Status { in_recovery, lsn, lag_bytes: 0, lag, paused }, client))
 }
 
-async fn connect(e: &Endpoint, user: &UserConfig) -> Result<tokio_postgres::Client, String> {
+async fn connect(e: &Endpoint, user: &UserConfig) -> Result<tokio_postgres::Client, CheckError> {
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&e.host)
         .port(e.port)
@@ -297,7 +322,7 @@ async fn connect(e: &Endpoint, user: &UserConfig) -> Result<tokio_postgres::Clie
     if let Some(p) = &user.server_password {
         cfg.password(p.as_bytes());
     }
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
         let _ = conn.await;
     });

@@ -65,7 +65,9 @@ pub fn pick(
         }
     }
     if candidates.is_empty() {
-        return primary(shard, board, now);
+        // The primary is never banned for reads: with no replica and no primary known, a
+        // read still tries the server the map names (and fails with its own error if down).
+        return Ok(primary(shard, board, now).unwrap_or_else(|_| declared_primary(shard)));
     }
     let weight = |i: usize| -> u64 {
         let w = shard.servers.get(i).map_or(1, |s| s.weight);
@@ -123,10 +125,7 @@ pub fn primary(shard: &Shard, board: &Board, now: Instant) -> Result<ServerIdx, 
     }
     match found.as_slice() {
         [one] => Ok(ServerIdx(*one as u16)),
-        [] if !any_known => {
-            let declared = shard.servers.iter().position(|s| s.declared == Declared::Primary).unwrap_or(0);
-            Ok(ServerIdx(declared as u16))
-        }
+        [] if !any_known => Ok(declared_primary(shard)),
         [] => Err(NoPrimary(format!("no server of shard {} accepts writes right now", shard.name))),
         several => {
             let names: Vec<String> =
@@ -138,4 +137,9 @@ pub fn primary(shard: &Shard, board: &Board, now: Instant) -> Result<ServerIdx, 
             )))
         }
     }
+}
+
+/// The server the map names as primary (the first of `servers:`).
+fn declared_primary(shard: &Shard) -> ServerIdx {
+    ServerIdx(shard.servers.iter().position(|s| s.declared == Declared::Primary).unwrap_or(0) as u16)
 }
