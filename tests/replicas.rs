@@ -261,10 +261,11 @@ async fn a_killed_replica_costs_only_the_statements_in_flight_on_it() -> anyhow:
         let c = proxy.connect("app", "app", "pms").await?;
         tasks.push(tokio::spawn(async move {
             let mut log: Vec<(Instant, Result<u16, String>)> = Vec::new();
-            while Instant::now() < stop_at {
+            while Instant::now() < stop_at && !c.is_closed() {
                 let r = port(&c, "SELECT inet_server_port() FROM pg_sleep(0.005)").await.map_err(|e| format!("{e:#}"));
                 log.push((Instant::now(), r));
             }
+            assert!(!c.is_closed(), "the client's session must survive a replica's death: {:?}", log.last());
             log
         }));
     }

@@ -312,8 +312,14 @@ impl Client {
                     let server = &mut **server;
                     tokio::select! {
                         r = server.stream.read_buf(&mut server.rbuf) => {
-                            if r.map_err(|e| FrontendError::ServerLost(e.to_string()))? == 0 {
-                                let why = self.server_fatal.take().unwrap_or_else(|| "server closed the connection".to_string());
+                            // A reset (a crashed or killed server) is handled like a close:
+                            // the client keeps its session when no transaction is lost.
+                            let lost = match r {
+                                Ok(0) => Some(self.server_fatal.take().unwrap_or_else(|| "server closed the connection".to_string())),
+                                Ok(_) => None,
+                                Err(e) => Some(self.server_fatal.take().unwrap_or_else(|| e.to_string())),
+                            };
+                            if let Some(why) = lost {
                                 self.server_lost(&why).await?;
                                 continue;
                             }

@@ -453,10 +453,12 @@ impl Client {
         while !self.queue.is_empty() {
             let Some(server) = self.server.as_mut() else { break };
             let server = &mut **server;
-            let n =
-                server.stream.read_buf(&mut server.rbuf).await.map_err(|e| FrontendError::ServerLost(e.to_string()))?;
-            if n == 0 {
-                let why = self.server_fatal.take().unwrap_or_else(|| "server closed the connection".to_string());
+            let lost = match server.stream.read_buf(&mut server.rbuf).await {
+                Ok(0) => Some(self.server_fatal.take().unwrap_or_else(|| "server closed the connection".to_string())),
+                Ok(_) => None,
+                Err(e) => Some(self.server_fatal.take().unwrap_or_else(|| e.to_string())),
+            };
+            if let Some(why) = lost {
                 return self.server_lost(&why).await;
             }
             self.relay_server()?;

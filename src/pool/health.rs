@@ -48,6 +48,8 @@ pub struct ServerHealth {
     pub banned_until: Option<Instant>,
     /// Failures in a row; sets the ban's length.
     pub failures: u32,
+    /// When the last failure was seen: a check that started before it cannot lift its ban.
+    pub failed_at: Option<Instant>,
     pub last_error: Option<String>,
 }
 
@@ -105,6 +107,7 @@ impl Health {
                 entry.banned_until = Some(now + ban_length(settings.ban, entry.failures));
             }
             entry.status = None;
+            entry.failed_at = Some(now);
             entry.last_error = Some(why.to_string());
             b
         });
@@ -112,46 +115,78 @@ impl Health {
         self.recheck.notify_one();
     }
 
-    fn publish(&self, results: Vec<(Endpoint, Result<Status, CheckError>)>, settings: &ReplicaSettings) {
+    /// Publishes a round's results. Through `rcu`, so a failure a client reports meanwhile is
+    /// not overwritten.
+    fn publish(
+        &self,
+        started: Instant,
+        results: Vec<(Endpoint, Result<Status, CheckError>)>,
+        settings: &ReplicaSettings,
+    ) {
         let now = Instant::now();
-        let old = self.board.load_full();
-        let mut b = Board { servers: HashMap::new(), rounds: old.rounds + 1 };
-        for (endpoint, result) in results {
-            let mut entry = old.servers.get(&endpoint).cloned().unwrap_or_default();
+        let before = self.board.load_full();
+        for (endpoint, result) in &results {
+            let old = before.servers.get(endpoint);
             match result {
-                Ok(status) => {
-                    if entry.failures > 0 || entry.status.is_none() {
-                        tracing::info!(server = %endpoint, in_recovery = status.in_recovery, "server is up");
-                    }
-                    entry.status = Some(status);
+                Ok(status) if old.is_none_or(|o| o.failures > 0 || o.status.is_none()) => {
+                    tracing::info!(server = %endpoint, in_recovery = status.in_recovery, "server is up");
+                }
+                Err(CheckError::Login(e)) => {
+                    tracing::error!(server = %endpoint, error = %e, "health check cannot log in; fix replicas.health_user");
+                }
+                Err(CheckError::Down(e)) if old.is_none_or(|o| o.status.is_some() || o.failures == 0) => {
+                    tracing::warn!(server = %endpoint, error = %e, "health check failed");
+                }
+                _ => {}
+            }
+        }
+        self.board.rcu(|old| next_board(old, &results, started, now, settings));
+        self.changed.notify_waiters();
+    }
+}
+
+/// The board after a round: each checked server's entry updated from its result.
+fn next_board(
+    old: &Board,
+    results: &[(Endpoint, Result<Status, CheckError>)],
+    started: Instant,
+    now: Instant,
+    settings: &ReplicaSettings,
+) -> Board {
+    let mut b = Board { servers: HashMap::new(), rounds: old.rounds + 1 };
+    for (endpoint, result) in results {
+        let mut entry = old.servers.get(endpoint).cloned().unwrap_or_default();
+        match result {
+            // A client saw this server fail after the check had started: the check's answer
+            // is older than the failure and must not lift the ban.
+            Ok(_) if entry.failed_at.is_some_and(|t| t > started) => {}
+            // A ban runs its course even if a check answers meanwhile: a killed server's
+            // backends die one by one, and the check's may be the last to go.
+            Ok(status) => {
+                entry.status = Some(status.clone());
+                if !entry.banned(now) {
                     entry.failures = 0;
                     entry.banned_until = None;
                     entry.last_error = None;
                 }
-                Err(CheckError::Login(e)) => {
-                    // The checks' own credentials are wrong, not the server: say nothing about
-                    // it (selection then falls back to the map's roles) rather than ban every
-                    // server and block all writes over a monitoring misconfiguration.
-                    tracing::error!(server = %endpoint, error = %e, "health check cannot log in; fix replicas.health_user");
-                    continue;
-                }
-                Err(CheckError::Down(e)) => {
-                    if entry.status.is_some() || entry.failures == 0 {
-                        tracing::warn!(server = %endpoint, error = %e, "health check failed");
-                    }
-                    if !entry.banned(now) {
-                        entry.failures = entry.failures.saturating_add(1);
-                        entry.banned_until = Some(now + ban_length(settings.ban, entry.failures));
-                    }
-                    entry.status = None;
-                    entry.last_error = Some(e);
-                }
             }
-            b.servers.insert(endpoint, entry);
+            // The checks' own credentials are wrong, not the server: say nothing about it
+            // (selection then falls back to the map's roles) rather than ban every server
+            // and block all writes over a monitoring misconfiguration.
+            Err(CheckError::Login(_)) => continue,
+            Err(CheckError::Down(e)) => {
+                if !entry.banned(now) {
+                    entry.failures = entry.failures.saturating_add(1);
+                    entry.banned_until = Some(now + ban_length(settings.ban, entry.failures));
+                }
+                entry.status = None;
+                entry.failed_at = Some(now);
+                entry.last_error = Some(e.clone());
+            }
         }
-        self.board.store(Arc::new(b));
-        self.changed.notify_waiters();
+        b.servers.insert(endpoint.clone(), entry);
     }
+    b
 }
 
 fn ban_length(first: Duration, failures: u32) -> Duration {
@@ -187,8 +222,9 @@ pub async fn watch(health: Arc<Health>, config: impl Fn() -> Arc<Config>, stop: 
         let shards = replicated_shards(&cfg);
         if !shards.is_empty() {
             if let Some(user) = health_user(&cfg) {
+                let started = Instant::now();
                 let results = check_round(&shards, user, &settings, &mut conns).await;
-                health.publish(results, &settings);
+                health.publish(started, results, &settings);
             }
         }
         tokio::select! {
@@ -239,7 +275,8 @@ async fn check_round(
                 Ok(Ok((status, conn))) => (e.clone(), Ok(status), Some(conn)),
                 Ok(Err(msg)) => (e.clone(), Err(msg), None),
                 Err(_) => {
-                    (e.clone(), Err(format!("no answer within {} ms", settings.health_timeout.as_millis())), None)
+                    let msg = format!("no answer within {} ms", settings.health_timeout.as_millis());
+                    (e.clone(), Err(CheckError::Down(msg)), None)
                 }
             }
         }
