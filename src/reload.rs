@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::{Config, ConfigError};
 use crate::frontend::Shared;
+use crate::metrics::ReloadResult;
 
 /// How often watched files are checked. Polling modification times works the same on every
 /// file system, bind mounts and ConfigMap symlink swaps included, where change notifications
@@ -26,6 +27,7 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(errors = %e, "reload refused: the running config keeps serving");
+            shared.metrics.reloaded(ReloadResult::Failed);
             return Err(e);
         }
     };
@@ -38,7 +40,15 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
             .and_then(|db| db.map.shard_by_name(key.shard.as_str()).and_then(|i| db.map.shard(i)))
             .is_some_and(|shard| shard.primary == *endpoint)
     });
+    // The new routers start with empty plan caches; keep the old counts so the exported
+    // counters never go backwards. (Clients still finishing a transaction on the old map add
+    // a few lookups the metrics then miss.)
+    for db in old.databases.values() {
+        let (hits, misses) = db.router.cache_stats();
+        shared.metrics.retire_cache(&db.name, hits, misses);
+    }
     shared.config.store(Arc::new(new));
+    shared.metrics.reloaded(ReloadResult::Ok);
     let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
     tracing::info!(generation, pools_dropped = dropped, "config and shard maps reloaded");
     Ok(())

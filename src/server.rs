@@ -17,11 +17,15 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsBindError),
 }
 
 /// A running instance. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
     pub local_addr: SocketAddr,
+    /// Where `GET /metrics` answers; `None` when `metrics.listen: off`.
+    pub metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     tracker: TaskTracker,
 }
@@ -36,12 +40,62 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = config.listen;
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(crate::metrics::bind(addr).await?),
+        None => None,
+    };
     let shared = Arc::new(Shared::new(config, tls));
     let tracker = TaskTracker::new();
     tracker.spawn(serve(listener, shared.clone(), tracker.clone()));
     tracker.spawn(crate::reload::watch(shared.clone()));
+    let metrics_addr = metrics_listener.map(|(metrics_listener, metrics_addr)| {
+        // Weak: the registry lives in the endpoint's task, which must not keep the instance alive.
+        let weak = Arc::downgrade(&shared);
+        let registry = shared.metrics.registry(move || weak.upgrade().map(|s| snapshot(&s)));
+        tracker.spawn(crate::metrics::serve(metrics_listener, registry, shared.shutdown.clone()));
+        tracing::info!(metrics = %metrics_addr, "serving /metrics");
+        metrics_addr
+    });
     tracing::info!(listen = %local_addr, "shardgate is accepting connections");
-    Ok(Running { local_addr, shared, tracker })
+    Ok(Running { local_addr, metrics_addr, shared, tracker })
+}
+
+/// What the metrics endpoint samples at each scrape.
+fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
+    use std::sync::atomic::Ordering;
+    let config = shared.config.load();
+    let pools = shared
+        .pools
+        .states()
+        .into_iter()
+        .map(|(key, state)| crate::metrics::PoolSample {
+            database: key.database,
+            shard: key.shard.to_string(),
+            role: key.role.as_str(),
+            user: key.user,
+            idle: u64::from(state.idle_connections),
+            active: u64::from(state.connections.saturating_sub(state.idle_connections)),
+            waiting: state.statistics.pending_gets(),
+            checkouts_direct: state.statistics.get_direct,
+            checkouts_waited: state.statistics.get_waited,
+            checkouts_timed_out: state.statistics.get_timed_out,
+            servers_opened: state.statistics.connections_created,
+        })
+        .collect();
+    let caches = config
+        .databases
+        .values()
+        .map(|db| {
+            let (hits, misses) = db.router.cache_stats();
+            crate::metrics::CacheSample { database: db.name.clone(), hits, misses }
+        })
+        .collect();
+    crate::metrics::Snapshot {
+        clients: shared.clients.load(Ordering::Relaxed) as u64,
+        generation: shared.generation.load(Ordering::Acquire),
+        pools,
+        caches,
+    }
 }
 
 impl Running {

@@ -36,6 +36,8 @@ pub struct Shared {
     pub generation: AtomicU64,
     /// Cached answers of lookup sharding functions.
     pub directory: Directory,
+    /// This instance's counters and histograms (per instance, so in-process tests count apart).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -52,6 +54,7 @@ impl Shared {
             stopping: std::sync::atomic::AtomicBool::new(false),
             generation: AtomicU64::new(0),
             directory: Directory::default(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 }
@@ -87,6 +90,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTrac
         let _ = tcp.set_nodelay(true);
         let id = ConnId(shared.next_id.fetch_add(1, Ordering::Relaxed));
         shared.clients.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.client_accepted();
         let guard = ClientGuard(shared.clone());
         let span = info_span!("client", conn = %id, peer = %peer, user = field::Empty, db = field::Empty);
         let shared = shared.clone();

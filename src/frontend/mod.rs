@@ -15,6 +15,7 @@ mod relay;
 mod requests;
 mod routing;
 mod scatter;
+mod timing;
 
 pub use cancel::CancelRegistry;
 pub use error::FrontendError;

@@ -10,6 +10,7 @@ mod directory;
 mod error;
 mod failures;
 mod manager;
+mod stats;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
