@@ -82,7 +82,7 @@ const MISSES: &str = "shardgate_plan_cache_misses_total{database=pms}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Result<()> {
-    let (_pg, _shards, proxy) = setup("metrics").await?;
+    let (pg, _shards, proxy) = setup("metrics").await?;
     let addr = proxy.metrics_addr().expect("metrics are on by default in tests");
     let start = Scrape::take(addr).await?;
 
@@ -92,7 +92,7 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     assert_eq!(connected.delta(&start, "shardgate_client_connections_accepted_total{}"), 1.0);
 
     // A routed statement: one decision, one checkout, one answered request, one plan parsed.
-    let routed = "INSERT INTO reservations (tenant_id, reservation_id, guest) VALUES (42, 1, 'm')";
+    let routed = "SELECT guest FROM reservations WHERE tenant_id = 42";
     c.batch_execute(routed).await?;
     let after_routed = Scrape::take(addr).await?;
     assert_eq!(after_routed.delta(&connected, SINGLE), 1.0, "{after_routed:#?}");
@@ -102,11 +102,20 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     assert_eq!(after_routed.delta(&connected, HITS), 0.0);
     assert!(after_routed.delta(&connected, "shardgate_client_received_bytes_total{}") >= routed.len() as f64);
     assert!(after_routed.delta(&connected, "shardgate_client_sent_bytes_total{}") > 0.0);
-    // Transaction pooling gave the server back: one idle server in one pool, none active.
-    assert_eq!(after_routed.sum("shardgate_server_connections{") - start.sum("shardgate_server_connections{"), 1.0);
-    assert_eq!(after_routed.sum("shardgate_server_connections{") - after_routed.sum("shardgate_server_connections{database=pms,role=primary,shard=shard-"), 0.0);
-    let active: f64 = after_routed.0.iter().filter(|(k, _)| k.starts_with("shardgate_server_connections{") && k.contains("state=active")).map(|(_, v)| v).sum();
+    // Transaction pooling gave the server back: the tenant's shard has one idle server, and
+    // no pool has an active one.
+    let shard = Shards::expected_shard(&pg, 42).await?;
+    let pool = format!("shardgate_server_connections{{database=pms,role=primary,shard=shard-{shard},state=");
+    assert_eq!(after_routed.get(&format!("{pool}idle,user=app}}")), 1.0, "{after_routed:#?}");
+    assert_eq!(after_routed.get(&format!("{pool}active,user=app}}")), 0.0);
+    let active: f64 = after_routed
+        .0
+        .iter()
+        .filter(|(k, _)| k.starts_with("shardgate_server_connections{") && k.contains("state=active"))
+        .map(|(_, v)| v)
+        .sum();
     assert_eq!(active, 0.0, "{after_routed:#?}");
+    assert_eq!(after_routed.get(&format!("shardgate_server_connections_opened_total{{database=pms,role=primary,shard=shard-{shard},user=app}}")), 1.0);
 
     // The same text again: routed from the plan cache.
     c.batch_execute(routed).await?;
