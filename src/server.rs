@@ -81,7 +81,10 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
             checkouts_timed_out: state.statistics.get_timed_out,
             servers_opened: state.statistics.connections_created,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A stable order keeps successive scrapes diffable by eye.
+    let mut pools = pools;
+    pools.sort_by(|a, b| (&a.database, &a.shard, a.role, &a.user).cmp(&(&b.database, &b.shard, b.role, &b.user)));
     let caches = config
         .databases
         .values()

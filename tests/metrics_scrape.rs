@@ -25,6 +25,7 @@ impl Scrape {
         let response = reqwest::get(format!("http://{addr}/metrics")).await?;
         anyhow::ensure!(response.status().is_success(), "GET /metrics: {}", response.status());
         let text = response.text().await?;
+        if std::env::var_os("DUMP_METRICS").is_some() { eprintln!("{text}"); }
         let lines = text.lines().map(|l| Ok(l.to_owned()));
         let parsed = prometheus_parse::Scrape::parse(lines)?;
         let mut out = BTreeMap::new();

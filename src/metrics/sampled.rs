@@ -71,19 +71,19 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
         let Some(s) = (self.sample)() else { return Ok(()) };
 
         let g = ConstGauge::new(s.clients as i64);
-        g.encode(encoder.encode_descriptor("client_connections", "Client connections open now", None, g.metric_type())?)?;
+        g.encode(encoder.encode_descriptor("client_connections", "Client connections open now.", None, g.metric_type())?)?;
 
         let g = ConstGauge::new(s.generation as i64);
         g.encode(encoder.encode_descriptor(
             "config_generation",
-            "Config and shard map version served: 0 at start, +1 per successful reload",
+            "Config and shard map version served: 0 at start, +1 per successful reload.",
             None,
             g.metric_type(),
         )?)?;
 
         let mut e = encoder.encode_descriptor(
             "server_connections",
-            "Server connections per pool, sampled from the pool at scrape time",
+            "Server connections per pool, sampled from the pool at scrape time.",
             None,
             MetricType::Gauge,
         )?;
@@ -96,7 +96,7 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
 
         let mut e = encoder.encode_descriptor(
             "pool_waiting_clients",
-            "Checkouts waiting for a server of the pool now",
+            "Checkouts waiting for a server of the pool now.",
             None,
             MetricType::Gauge,
         )?;
@@ -105,7 +105,7 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
         }
         let mut e = encoder.encode_descriptor(
             "pool_checkouts",
-            "Checkouts since the pool was created, by outcome (a pool dropped by a reload starts again)",
+            "Checkouts since the pool was created, by outcome (a pool dropped by a reload starts again).",
             None,
             MetricType::Counter,
         )?;
@@ -119,7 +119,7 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
         }
         let mut e = encoder.encode_descriptor(
             "server_connections_opened",
-            "Server connections the pool opened since it was created",
+            "Server connections the pool opened since it was created.",
             None,
             MetricType::Counter,
         )?;
@@ -135,8 +135,8 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
             t.1 += c.misses;
         }
         for (name, help, pick) in [
-            ("plan_cache_hits", "Statements routed with a cached plan (no parse)", 0usize),
-            ("plan_cache_misses", "Statements parsed because their plan was not cached", 1),
+            ("plan_cache_hits", "Statements routed with a cached plan (no parse).", 0usize),
+            ("plan_cache_misses", "Statements parsed because their plan was not cached.", 1),
         ] {
             let mut e = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             for (database, (hits, misses)) in &totals {
