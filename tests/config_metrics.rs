@@ -13,9 +13,8 @@ const MAP: &str = "version: 1\nshards:\n  - name: main\n    primary: { host: 127
 fn load(extra: &str) -> Result<Config, String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("single.yaml"), MAP).unwrap();
-    let text = format!(
-        "databases:\n  pms:\n    shard_map: single.yaml\nusers:\n  - {{ name: app, password: app }}\n{extra}"
-    );
+    let text =
+        format!("databases:\n  pms:\n    shard_map: single.yaml\nusers:\n  - {{ name: app, password: app }}\n{extra}");
     Config::from_yaml(&text, &dir.path().join("shardgate.yaml")).map_err(|e| e.to_string())
 }
 

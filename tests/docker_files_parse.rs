@@ -97,7 +97,12 @@ fn the_shardgate_config_loads_and_names_only_compose_services() {
         assert_eq!(shard.replicas.len(), 1, "{}", shard.name);
         for r in &shard.replicas {
             assert!(names.contains(&r.host), "{}: replica {} is not a service", shard.name, r.host);
-            assert_eq!(r.host, shard.primary.host.replace("primary", "replica"), "{}: replica of another shard", shard.name);
+            assert_eq!(
+                r.host,
+                shard.primary.host.replace("primary", "replica"),
+                "{}: replica of another shard",
+                shard.name
+            );
         }
     }
     // Clients reach the published port.
@@ -116,7 +121,8 @@ fn prometheus_scrapes_the_address_shardgate_serves_metrics_on() {
     let jobs = prometheus["scrape_configs"].as_array().expect("scrape_configs");
     let job = jobs.iter().find(|j| j["job_name"] == "shardgate").expect("a shardgate job");
     assert_eq!(job["metrics_path"].as_str().unwrap_or("/metrics"), "/metrics");
-    let targets: Vec<String> = job["static_configs"].as_array().unwrap().iter().flat_map(|s| strings(&s["targets"])).collect();
+    let targets: Vec<String> =
+        job["static_configs"].as_array().unwrap().iter().flat_map(|s| strings(&s["targets"])).collect();
     assert_eq!(targets, vec![format!("shardgate:{}", metrics.port())]);
     assert!(services(&c).contains("shardgate"));
 

@@ -80,10 +80,9 @@ async fn a_statement_over_the_threshold_is_logged_once_with_route_and_duration()
         }
     });
 
-    let started = next_line(&rx, Duration::from_secs(10), |v| {
-        v["fields"]["message"] == "shardgate is accepting connections"
-    })
-    .expect("shardgate did not report that it accepts connections");
+    let started =
+        next_line(&rx, Duration::from_secs(10), |v| v["fields"]["message"] == "shardgate is accepting connections")
+            .expect("shardgate did not report that it accepts connections");
     let listen: std::net::SocketAddr = started["fields"]["listen"].as_str().expect("listen field").parse()?;
 
     let mut cfg = tokio_postgres::Config::new();

@@ -25,7 +25,9 @@ impl Scrape {
         let response = reqwest::get(format!("http://{addr}/metrics")).await?;
         anyhow::ensure!(response.status().is_success(), "GET /metrics: {}", response.status());
         let text = response.text().await?;
-        if std::env::var_os("DUMP_METRICS").is_some() { eprintln!("{text}"); }
+        if std::env::var_os("DUMP_METRICS").is_some() {
+            eprintln!("{text}");
+        }
         let lines = text.lines().map(|l| Ok(l.to_owned()));
         let parsed = prometheus_parse::Scrape::parse(lines)?;
         let mut out = BTreeMap::new();
@@ -52,11 +54,6 @@ impl Scrape {
 
     fn get(&self, key: &str) -> f64 {
         self.0.get(key).copied().unwrap_or(0.0)
-    }
-
-    /// Sum over every series whose key starts with `prefix`.
-    fn sum(&self, prefix: &str) -> f64 {
-        self.0.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v).sum()
     }
 
     fn delta(&self, before: &Scrape, key: &str) -> f64 {
@@ -116,7 +113,12 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
         .map(|(_, v)| v)
         .sum();
     assert_eq!(active, 0.0, "{after_routed:#?}");
-    assert_eq!(after_routed.get(&format!("shardgate_server_connections_opened_total{{database=pms,role=primary,shard=shard-{shard},user=app}}")), 1.0);
+    assert_eq!(
+        after_routed.get(&format!(
+            "shardgate_server_connections_opened_total{{database=pms,role=primary,shard=shard-{shard},user=app}}"
+        )),
+        1.0
+    );
 
     // The same text again: routed from the plan cache.
     c.batch_execute(routed).await?;

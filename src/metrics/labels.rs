@@ -24,7 +24,8 @@ pub enum RouteKind {
 
 impl RouteKind {
     /// In discriminant order: `RouteKind as usize` indexes arrays built from this.
-    pub const ALL: [RouteKind; 6] = [Self::Single, Self::Any, Self::Scatter, Self::Broadcast, Self::Split, Self::Refused];
+    pub const ALL: [RouteKind; 6] =
+        [Self::Single, Self::Any, Self::Scatter, Self::Broadcast, Self::Split, Self::Refused];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -166,7 +166,11 @@ impl Metrics {
             Unit::Bytes,
             self.client_bytes_sent.clone(),
         );
-        r.register("statements", "Statements routed on sharded databases, by routing decision", self.route_family.clone());
+        r.register(
+            "statements",
+            "Statements routed on sharded databases, by routing decision",
+            self.route_family.clone(),
+        );
         r.register("errors", "ErrorResponses the proxy itself sent to clients, by SQLSTATE class", self.errors.clone());
         r.register_with_unit(
             "pool_checkout_wait",

@@ -71,7 +71,12 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
         let Some(s) = (self.sample)() else { return Ok(()) };
 
         let g = ConstGauge::new(s.clients as i64);
-        g.encode(encoder.encode_descriptor("client_connections", "Client connections open now.", None, g.metric_type())?)?;
+        g.encode(encoder.encode_descriptor(
+            "client_connections",
+            "Client connections open now.",
+            None,
+            g.metric_type(),
+        )?)?;
 
         let g = ConstGauge::new(s.generation as i64);
         g.encode(encoder.encode_descriptor(
