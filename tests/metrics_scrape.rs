@@ -134,6 +134,7 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     assert_eq!(after_scatter.delta(&again, SCATTER), 1.0, "{after_scatter:#?}");
     assert_eq!(after_scatter.delta(&again, SINGLE), 0.0);
     assert_eq!(after_scatter.delta(&again, DURATION), 1.0);
+    assert_eq!(after_scatter.delta(&again, CHECKOUTS), 4.0, "one server per shard");
 
     // A refusal: counted as a decision and as an error of class 0A sent by the proxy.
     let e = c.simple_query("SELECT * FROM no_such_table WHERE tenant_id = 1").await.unwrap_err();

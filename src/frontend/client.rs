@@ -346,11 +346,7 @@ impl Client {
                 self.routing.db.name, shard.0
             )));
         };
-        let started = Instant::now();
-        let server = pool.checkout().await;
-        self.shared.metrics.checkout_waited(started.elapsed());
-        let mut server = server?;
-        server.name_span(pool.key.shard.as_str(), pool.key.role.as_str());
+        let server = super::timing::checkout(&pool, &self.shared.metrics).await?;
         tracing::trace!(server_pid = server.backend_pid(), shard = shard.0, "server checked out");
         self.server_shard = Some(shard);
         self.unnamed_on_server = false;

@@ -88,7 +88,7 @@ impl Client {
         for (shard, sql) in parts {
             let name = self.routing.shard_name(*shard);
             let Some(pool) = self.routing.pool(&self.shared.pools, *shard) else { continue };
-            let mut server = match pool.checkout().await {
+            let mut server = match super::timing::checkout(&pool, &self.shared.metrics).await {
                 Ok(s) => s,
                 Err(e) => {
                     failure = Some((*shard, fields("08006", &format!("shard {name}: {e}"))));

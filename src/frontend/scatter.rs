@@ -153,7 +153,7 @@ impl Client {
     ) -> Result<Option<Vec<Column>>, FrontendError> {
         let Some(&first) = job.shards.first() else { return Ok(None) };
         let Some(pool) = self.routing.pool(&self.shared.pools, first) else { return Ok(None) };
-        let server = pool.checkout().await.map_err(|e| self.shard_error(first, &e))?;
+        let server = super::timing::checkout(&pool, &self.shared.metrics).await.map_err(|e| self.shard_error(first, &e))?;
         let mut req = BytesMut::new();
         build::parse(&mut req, "", sql, types);
         build::describe(&mut req, b'S', "");
@@ -183,7 +183,9 @@ impl Client {
                 pools.push((s, p));
             }
         }
-        let checkouts = futures_util::future::join_all(pools.iter().map(|(_, p)| p.checkout())).await;
+        let metrics = &self.shared.metrics;
+        let checkouts =
+            futures_util::future::join_all(pools.iter().map(|(_, p)| super::timing::checkout(p, metrics))).await;
         let mut servers = Vec::with_capacity(pools.len());
         for ((s, _), r) in pools.iter().zip(checkouts) {
             match r {

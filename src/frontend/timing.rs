@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::Client;
+use crate::metrics::Metrics;
+use crate::pool::{Checkout, PoolError, ShardPool};
 
 /// ReadyForQuery is `Z`, length 5, one status byte; nothing else ends a flush this way
 /// except a large row streamed in pieces, whose last six bytes could by chance match — an
@@ -24,6 +26,19 @@ pub(super) fn ends_with_ready(buf: &[u8]) -> bool {
 /// Whether a statement that took `took` is logged as slow under `threshold`.
 pub(super) fn is_slow(took: Duration, threshold: Option<Duration>) -> bool {
     threshold.is_some_and(|t| took >= t)
+}
+
+/// Checks a server out of `pool`, recording the wait (successful or not) and naming the
+/// server's span after the pool. Every checkout of the client side goes through here, so the
+/// checkout-wait histogram covers single-shard, scatter and fan-out alike. Cancel-safe, as
+/// `ShardPool::checkout` is.
+pub(super) async fn checkout(pool: &ShardPool, metrics: &Metrics) -> Result<Checkout, PoolError> {
+    let started = Instant::now();
+    let result = pool.checkout().await;
+    metrics.checkout_waited(started.elapsed());
+    let mut server = result?;
+    server.name_span(pool.key.shard.as_str(), pool.key.role.as_str());
+    Ok(server)
 }
 
 impl Client {
