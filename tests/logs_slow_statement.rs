@@ -63,7 +63,8 @@ async fn a_statement_over_the_threshold_is_logged_once_with_route_and_duration()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--log-format", "json"])
-        .env("RUST_LOG", "info")
+        // debug for the backend: the server span's connect event.
+        .env("RUST_LOG", "info,shardgate::backend=debug")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()?;
@@ -92,6 +93,15 @@ async fn a_statement_over_the_threshold_is_logged_once_with_route_and_duration()
     client.simple_query("SELECT 1").await?;
     client.simple_query("SELECT pg_sleep(0.3)").await?;
     client.simple_query("SELECT 2").await?;
+
+    // The server connection has its own span, not the client's.
+    let connected =
+        next_line(&rx, Duration::from_secs(5), |v| v["fields"]["message"] == "server connection authenticated")
+            .expect("no server connect event");
+    assert_eq!(connected["span"]["name"], "server", "{connected}");
+    assert_eq!(connected["span"]["db"], "slowlog", "{connected}");
+    assert!(connected["span"]["pid"].as_i64().is_some_and(|p| p > 0), "{connected}");
+    assert!(!connected.to_string().contains(r#""name":"client""#), "a root span, not the client's: {connected}");
 
     let is_slow = |v: &Value| v["fields"]["message"] == "slow statement";
     let slow = next_line(&rx, Duration::from_secs(5), is_slow).expect("no slow-statement line");

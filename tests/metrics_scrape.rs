@@ -83,6 +83,8 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     let (pg, _shards, proxy) = setup("metrics").await?;
     let addr = proxy.metrics_addr().expect("metrics are on by default in tests");
     let start = Scrape::take(addr).await?;
+    let version = format!("shardgate_build_info{{version={}}}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(start.get(&version), 1.0, "{start:#?}");
 
     let c = proxy.connect("app", "app", "pms").await?;
     let connected = Scrape::take(addr).await?;

@@ -19,4 +19,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         -D "$PGDATA" -R -X stream --checkpoint=fast --progress
 fi
 
+# The WAL receiver connects with libpq, which also reads PGPASSWORD: the password reaches it
+# even if primary_conninfo (written by -R) does not carry it.
+export PGPASSWORD="$REPLICATION_PASSWORD"
 exec postgres -c hot_standby=on

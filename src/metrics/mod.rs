@@ -149,6 +149,12 @@ impl Metrics {
         sample: impl Fn() -> Option<Snapshot> + Send + Sync + 'static,
     ) -> Registry {
         let mut r = Registry::with_prefix("shardgate");
+        // Which version answers, so a rolling upgrade can be followed across instances.
+        r.register(
+            "build",
+            "The running shardgate version",
+            prometheus_client::metrics::info::Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
         r.register(
             "client_connections_accepted",
             "Client connections accepted (before TLS and login)",
