@@ -153,7 +153,8 @@ impl Client {
     ) -> Result<Option<Vec<Column>>, FrontendError> {
         let Some(&first) = job.shards.first() else { return Ok(None) };
         let Some(pool) = self.routing.pool(&self.shared.pools, first) else { return Ok(None) };
-        let server = super::timing::checkout(&pool, &self.shared.metrics).await.map_err(|e| self.shard_error(first, &e))?;
+        let server =
+            super::timing::checkout(&pool, &self.shared.metrics).await.map_err(|e| self.shard_error(first, &e))?;
         let mut req = BytesMut::new();
         build::parse(&mut req, "", sql, types);
         build::describe(&mut req, b'S', "");
