@@ -4,7 +4,8 @@
 //! A reload parses and validates everything first and swaps only a valid result, atomically
 //! (arc-swap). Clients pick the new maps up between transactions, so a transaction finishes on
 //! the map it started with. Pools of shards that left the map (or whose endpoint changed) are
-//! dropped and drain as their servers come back. Changes to `listen` and `tls` need a restart.
+//! dropped and drain as their servers come back. Changes to `listen`, `tls` and `metrics.listen`
+//! need a restart.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -33,6 +34,9 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
     };
     if new.listen != old.listen {
         tracing::warn!(old = %old.listen, new = %new.listen, "`listen` changes need a restart; still listening on the old address");
+    }
+    if new.metrics_listen != old.metrics_listen {
+        tracing::warn!(old = ?old.metrics_listen, new = ?new.metrics_listen, "`metrics.listen` changes need a restart; /metrics stays where it is");
     }
     let dropped = shared.pools.retain(|key, endpoint| {
         new.databases
