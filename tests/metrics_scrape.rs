@@ -72,7 +72,8 @@ async fn setup(prefix: &str) -> anyhow::Result<(PgCluster, Shards, Proxy)> {
 const SINGLE: &str = "shardgate_statements_total{route=single}";
 const SCATTER: &str = "shardgate_statements_total{route=scatter}";
 const REFUSED: &str = "shardgate_statements_total{route=refused}";
-const ERRORS_0A: &str = "shardgate_errors_total{class=0A}";
+const ERRORS_0A: &str = "shardgate_errors_total{class=0A,source=proxy}";
+const SERVER_22: &str = "shardgate_errors_total{class=22,source=server}";
 const DURATION: &str = "shardgate_statement_duration_seconds_count{}";
 const CHECKOUTS: &str = "shardgate_pool_checkout_wait_seconds_count{}";
 const HITS: &str = "shardgate_plan_cache_hits_total{database=pms}";
@@ -146,6 +147,17 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     assert_eq!(after_refusal.delta(&after_scatter, ERRORS_0A), 1.0);
     assert_eq!(after_refusal.delta(&after_scatter, DURATION), 1.0);
     assert_eq!(after_refusal.delta(&after_scatter, CHECKOUTS), 0.0, "a refusal needs no server");
+
+    // An error of PostgreSQL's own (division by zero, 22012) is relayed and counted as the
+    // server's, in its own class.
+    let sql = "INSERT INTO reservations (tenant_id, reservation_id, guest) VALUES (42, 1 / 0, 'x')";
+    let e = c.batch_execute(sql).await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::DIVISION_BY_ZERO), "{e}");
+    let after_server_error = Scrape::take(addr).await?;
+    assert_eq!(after_server_error.delta(&after_refusal, SERVER_22), 1.0, "{after_server_error:#?}");
+    assert_eq!(after_server_error.delta(&after_refusal, ERRORS_0A), 0.0);
+    assert_eq!(after_server_error.delta(&after_refusal, SINGLE), 1.0);
+    let after_refusal = after_server_error;
 
     // A reload that succeeds moves the generation; the plan-cache counters do not go back
     // although the new router's cache starts empty.

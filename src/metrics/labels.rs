@@ -71,6 +71,27 @@ pub struct RouteLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub class: String,
+    pub source: ErrorSource,
+}
+
+/// Who wrote an ErrorResponse a client received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorSource {
+    /// shardgate itself: refusals, pool timeouts, lost servers, login failures, and a failed
+    /// shard's error in a read across shards (re-worded to name the shard).
+    Proxy,
+    /// PostgreSQL, relayed unchanged.
+    Server,
+}
+
+impl EncodeLabelValue for ErrorSource {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let s = match self {
+            Self::Proxy => "proxy",
+            Self::Server => "server",
+        };
+        std::fmt::Write::write_str(encoder, s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

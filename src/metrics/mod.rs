@@ -23,7 +23,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 pub use http::{bind, serve, MetricsBindError};
-pub use labels::{ErrorLabels, ReloadResult, RouteKind, RouteLabels};
+pub use labels::{ErrorLabels, ErrorSource, ReloadResult, RouteKind, RouteLabels};
 pub use sampled::{CacheSample, PoolSample, Snapshot};
 
 /// Latency buckets in seconds: 100 µs to ~13 s, doubling. Covers a pooled point read (well
@@ -110,8 +110,18 @@ impl Metrics {
     /// An ErrorResponse the proxy itself wrote to a client. Error paths only: the label set
     /// is built here (two characters), never on a successful statement.
     pub fn error_sent(&self, sqlstate: &str) {
-        let class = sqlstate.get(..2).unwrap_or("XX");
-        self.errors.get_or_create(&ErrorLabels { class: class.to_string() }).inc();
+        self.error(sqlstate, ErrorSource::Proxy);
+    }
+
+    /// A server's ErrorResponse relayed to a client.
+    pub fn error_relayed(&self, sqlstate: &str) {
+        self.error(sqlstate, ErrorSource::Server);
+    }
+
+    fn error(&self, sqlstate: &str, source: ErrorSource) {
+        // A server's code is five ASCII characters; anything else is not a class to label by.
+        let class = sqlstate.get(..2).filter(|c| c.bytes().all(|b| b.is_ascii_alphanumeric())).unwrap_or("XX");
+        self.errors.get_or_create(&ErrorLabels { class: class.to_string(), source }).inc();
     }
 
     /// How long a client waited for a pooled server.
@@ -177,7 +187,11 @@ impl Metrics {
             "Statements routed on sharded databases, by routing decision",
             self.route_family.clone(),
         );
-        r.register("errors", "ErrorResponses the proxy itself sent to clients, by SQLSTATE class", self.errors.clone());
+        r.register(
+            "errors",
+            "ErrorResponses clients received, by SQLSTATE class and by who wrote them",
+            self.errors.clone(),
+        );
         r.register_with_unit(
             "pool_checkout_wait",
             "Time a client waited for a server from a pool",
