@@ -7,12 +7,14 @@
 #   scripts/demo.sh stop     stop shardgate and the demo cluster
 #
 # Everything lives in .demo/ (git-ignored): the cluster, shardgate.yaml, pms-4.yaml, logs.
-# SHARDGATE_DEMO_PORT changes the proxy's port (default 6432).
+# SHARDGATE_DEMO_PORT changes the proxy's port (default 6432), SHARDGATE_METRICS_PORT the port of
+# its /metrics endpoint (default 9930).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 DEMO=$REPO/.demo
 PROXY_PORT=${SHARDGATE_DEMO_PORT:-6432}
+METRICS_PORT=${SHARDGATE_METRICS_PORT:-9930}
 BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
 
 say() { printf '==> %s\n' "$*"; }
@@ -231,6 +233,10 @@ pool:
 limits:
   max_message_size: 67108864
 shutdown_timeout_ms: 10000
+
+metrics:
+  listen: 127.0.0.1:$METRICS_PORT
+slow_statement_ms: 500
 EOF
 
 say "starting shardgate on 127.0.0.1:$PROXY_PORT (log: .demo/shardgate.log)"
@@ -276,6 +282,10 @@ replica that takes the reads. Connect through it:
 Ask where a statement goes without running it:
 
     $BIN route --map .demo/pms-4.yaml "SELECT * FROM reservations WHERE tenant_id = 3"
+
+Prometheus metrics (docs/metrics.md):
+
+    curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep '^shardgate_'
 
 Edit .demo/pms-4.yaml and shardgate reloads it within a second (an invalid map is refused,
 logged, and the old one keeps serving).

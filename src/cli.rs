@@ -18,8 +18,12 @@ pub enum Command {
     Run {
         #[arg(long, short, default_value = "config/shardgate.yaml")]
         config: PathBuf,
-        /// Log as JSON lines instead of human-readable text.
-        #[arg(long)]
+        /// Log format on stderr: `human` (default) or `json` (one object per line, with the
+        /// client and server span fields, for log shippers).
+        #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+        log_format: LogFormat,
+        /// Same as `--log-format json` (kept for existing scripts).
+        #[arg(long, hide = true)]
         log_json: bool,
     },
     /// Show where a statement would go under a shard map, and why (or why it is refused).
@@ -55,7 +59,15 @@ pub enum Command {
     },
 }
 
-pub fn init_tracing(json: bool) {
+/// How `shardgate run` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+pub fn init_tracing(format: LogFormat) {
+    let json = format == LogFormat::Json;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod frontend;
+pub mod metrics;
 pub mod pool;
 pub mod protocol;
 pub mod reload;

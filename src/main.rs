@@ -14,15 +14,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shardgate::cli::{check, init_tracing, route, CheckOptions, Cli, Command};
+use shardgate::cli::{check, init_tracing, route, CheckOptions, Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Route { map, sql, params, shard_hint } => route(&map, &sql, &params, shard_hint.as_deref()),
         Command::Check { path, connect, user, password } => check(&path, &CheckOptions { connect, user, password }),
-        Command::Run { config, log_json } => {
-            init_tracing(log_json);
+        Command::Run { config, log_format, log_json } => {
+            init_tracing(if log_json { LogFormat::Json } else { log_format });
             let config = match shardgate::config::Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {

@@ -4,7 +4,8 @@
 //! A reload parses and validates everything first and swaps only a valid result, atomically
 //! (arc-swap). Clients pick the new maps up between transactions, so a transaction finishes on
 //! the map it started with. Pools of shards that left the map (or whose endpoint changed) are
-//! dropped and drain as their servers come back. Changes to `listen` and `tls` need a restart.
+//! dropped and drain as their servers come back. Changes to `listen`, `tls` and `metrics.listen`
+//! need a restart.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::{Config, ConfigError};
 use crate::frontend::Shared;
+use crate::metrics::ReloadResult;
 
 /// How often watched files are checked. Polling modification times works the same on every
 /// file system, bind mounts and ConfigMap symlink swaps included, where change notifications
@@ -26,11 +28,15 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(errors = %e, "reload refused: the running config keeps serving");
+            shared.metrics.reloaded(ReloadResult::Failed);
             return Err(e);
         }
     };
     if new.listen != old.listen {
         tracing::warn!(old = %old.listen, new = %new.listen, "`listen` changes need a restart; still listening on the old address");
+    }
+    if new.metrics_listen != old.metrics_listen {
+        tracing::warn!(old = ?old.metrics_listen, new = ?new.metrics_listen, "`metrics.listen` changes need a restart; /metrics stays where it is");
     }
     let dropped = shared.pools.retain(|key, endpoint| {
         new.databases
@@ -39,7 +45,15 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
             .and_then(|shard| shard.server(key.server))
             .is_some_and(|server| server.endpoint == *endpoint)
     });
+    // The new routers start with empty plan caches; keep the old counts so the exported
+    // counters never go backwards. (Clients still finishing a transaction on the old map add
+    // a few lookups the metrics then miss.)
+    for db in old.databases.values() {
+        let (hits, misses) = db.router.cache_stats();
+        shared.metrics.retire_cache(&db.name, hits, misses);
+    }
     shared.config.store(Arc::new(new));
+    shared.metrics.reloaded(ReloadResult::Ok);
     let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
     tracing::info!(generation, pools_dropped = dropped, "config and shard maps reloaded");
     Ok(())

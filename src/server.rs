@@ -17,11 +17,15 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsBindError),
 }
 
 /// A running instance. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
     pub local_addr: SocketAddr,
+    /// Where `GET /metrics` answers; `None` when `metrics.listen: off`.
+    pub metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     tracker: TaskTracker,
 }
@@ -36,6 +40,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = config.listen;
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(crate::metrics::bind(addr).await?),
+        None => None,
+    };
     let shared = Arc::new(Shared::new(config, tls));
     let tracker = TaskTracker::new();
     tracker.spawn(serve(listener, shared.clone(), tracker.clone()));
@@ -46,8 +54,96 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         move || config_source.config.load_full(),
         shared.shutdown.clone(),
     ));
+    let metrics_addr = metrics_listener.map(|(metrics_listener, metrics_addr)| {
+        // Weak: the registry lives in the endpoint's task, which must not keep the instance alive.
+        let weak = Arc::downgrade(&shared);
+        let registry = shared.metrics.registry(move || weak.upgrade().map(|s| snapshot(&s)));
+        tracker.spawn(crate::metrics::serve(metrics_listener, registry, shared.shutdown.clone()));
+        tracing::info!(metrics = %metrics_addr, "serving /metrics");
+        metrics_addr
+    });
     tracing::info!(listen = %local_addr, "shardgate is accepting connections");
-    Ok(Running { local_addr, shared, tracker })
+    Ok(Running { local_addr, metrics_addr, shared, tracker })
+}
+
+/// What the metrics endpoint samples at each scrape.
+fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
+    use std::sync::atomic::Ordering;
+    let config = shared.config.load();
+    let board = shared.health.board();
+    let now = std::time::Instant::now();
+    // A server's role as the health board sees it now; servers of unreplicated shards are
+    // their shard's primary by definition.
+    let role = |endpoint: &crate::shardmap::Endpoint| -> &'static str {
+        match board.get(endpoint) {
+            None => "primary",
+            Some(h) => match &h.status {
+                Some(s) if s.in_recovery => "replica",
+                Some(_) => "primary",
+                None => "down",
+            },
+        }
+    };
+    let mut pools = shared
+        .pools
+        .states()
+        .into_iter()
+        .map(|(key, endpoint, state)| crate::metrics::PoolSample {
+            database: key.database,
+            shard: key.shard.to_string(),
+            server: format!("{}:{}", endpoint.host, endpoint.port),
+            role: role(&endpoint),
+            user: key.user,
+            idle: u64::from(state.idle_connections),
+            active: u64::from(state.connections.saturating_sub(state.idle_connections)),
+            waiting: state.statistics.pending_gets(),
+            checkouts_direct: state.statistics.get_direct,
+            checkouts_waited: state.statistics.get_waited,
+            checkouts_timed_out: state.statistics.get_timed_out,
+            servers_opened: state.statistics.connections_created,
+        })
+        .collect::<Vec<_>>();
+    // A stable order keeps successive scrapes diffable by eye.
+    pools.sort_by(|a, b| (&a.database, &a.shard, &a.server, &a.user).cmp(&(&b.database, &b.shard, &b.server, &b.user)));
+    let mut servers = Vec::new();
+    for db in config.databases.values() {
+        for shard in db.map.shards().iter().filter(|s| s.replicated()) {
+            for member in &shard.servers {
+                let health = board.get(&member.endpoint);
+                let status = health.and_then(|h| h.status.as_ref());
+                let sample = crate::metrics::ServerSample {
+                    shard: shard.name.to_string(),
+                    server: format!("{}:{}", member.endpoint.host, member.endpoint.port),
+                    role: role(&member.endpoint),
+                    up: health.is_some_and(|h| h.up(now)),
+                    banned: health.is_some_and(|h| h.banned(now)),
+                    lag_bytes: status.filter(|s| s.in_recovery).map(|s| s.lag_bytes),
+                    lag_seconds: status.filter(|s| s.in_recovery).map(|s| s.lag.as_secs_f64()),
+                };
+                if !servers
+                    .iter()
+                    .any(|x: &crate::metrics::ServerSample| x.shard == sample.shard && x.server == sample.server)
+                {
+                    servers.push(sample);
+                }
+            }
+        }
+    }
+    let caches = config
+        .databases
+        .values()
+        .map(|db| {
+            let (hits, misses) = db.router.cache_stats();
+            crate::metrics::CacheSample { database: db.name.clone(), hits, misses }
+        })
+        .collect();
+    crate::metrics::Snapshot {
+        clients: shared.clients.load(Ordering::Relaxed) as u64,
+        generation: shared.generation.load(Ordering::Acquire),
+        pools,
+        servers,
+        caches,
+    }
 }
 
 impl Running {

@@ -96,6 +96,24 @@ where
 
 const WHO: &str = "SELECT inet_server_port()";
 
+/// `shardgate_replica_lag_bytes` of the replica on `port`, scraped from /metrics.
+async fn lag_on_metrics(proxy: &Proxy, port: u16) -> anyhow::Result<f64> {
+    let addr = proxy.metrics_addr().ok_or_else(|| anyhow::anyhow!("metrics are off"))?;
+    let body = reqwest::get(format!("http://{addr}/metrics")).await?.text().await?;
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines)?;
+    let server = format!("127.0.0.1:{port}");
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "shardgate_replica_lag_bytes" && s.labels.get("server") == Some(server.as_str()))
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no shardgate_replica_lag_bytes for {server} in\n{body}"))
+}
+
 /// The last statement of every session of `app` on a server, as `pg_stat_activity` shows it.
 async fn queries_seen(c: &PgCluster) -> anyhow::Result<Vec<String>> {
     let rows = c
@@ -218,6 +236,9 @@ async fn a_lagging_replica_gets_no_reads_until_it_catches_up() -> anyhow::Result
     })
     .await?;
     eprintln!("reads left the paused replica after {took:?}");
+    // Operators see it too: the lag on /metrics.
+    let lag = lag_on_metrics(&proxy, replica.port()).await?;
+    assert!(lag > 8192.0, "shardgate_replica_lag_bytes shows the paused replica behind: {lag}");
     for _ in 0..10 {
         assert_eq!(port(&app, WHO).await?, p, "the paused replica stays out");
     }

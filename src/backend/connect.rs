@@ -89,6 +89,8 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
     }
     let (pid, secret) = key.unwrap_or((0, 0));
     let now = Instant::now();
+    let span = Server::new_span(addr, &ep.database, pid);
+    tracing::debug!(parent: &span, "server connection authenticated");
     Ok(Server {
         stream,
         rbuf,
@@ -99,6 +101,8 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
         clean: true,
         created: now,
         last_used: now,
+        span,
+        span_named: false,
     })
 }
 

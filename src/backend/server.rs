@@ -57,6 +57,40 @@ pub struct Server {
     pub clean: bool,
     pub created: Instant,
     pub last_used: Instant,
+    /// This connection's own `server` span (addr, db, pid; shard and role once the pool that
+    /// owns it first hands it out). A root span: the connection outlives the client that
+    /// caused it to open, so its events must not be attributed to that client.
+    pub span: tracing::Span,
+    pub(super) span_named: bool,
+}
+
+impl Server {
+    /// Names the span's shard and role the first time a pool hands the server out. A pooled
+    /// server never changes pool, so later checkouts cost only this check.
+    pub fn name_span(&mut self, shard: &str, role: &str) {
+        if !self.span_named {
+            self.span.record("shard", shard).record("role", role);
+            self.span_named = true;
+        }
+    }
+
+    pub(super) fn new_span(addr: &str, database: &str, pid: i32) -> tracing::Span {
+        tracing::info_span!(
+            parent: None,
+            "server",
+            addr = %addr,
+            db = %database,
+            pid,
+            shard = tracing::field::Empty,
+            role = tracing::field::Empty
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        tracing::debug!(parent: &self.span, clean = self.clean, "server connection closed");
+    }
 }
 
 impl Server {

@@ -196,6 +196,10 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Runtime worker threads (`None`: one per core). Read only at start.
     pub workers: Option<usize>,
+    /// Where `GET /metrics` is served; `None` = off. Read only at start.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Statements slower than this are logged at WARN; `None` = off.
+    pub slow_statement: Option<Duration>,
 }
 
 impl Config {

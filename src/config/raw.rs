@@ -30,6 +30,20 @@ pub struct RawConfig {
     /// How long SIGTERM waits for running transactions before closing them.
     #[serde(default)]
     pub shutdown_timeout_ms: Option<u64>,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: Option<RawMetrics>,
+    /// Statements slower than this (request to ReadyForQuery) are logged at WARN; 0 or
+    /// absent = off.
+    #[serde(default)]
+    pub slow_statement_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Address of `GET /metrics`, or `off`. Default 127.0.0.1:9930.
+    pub listen: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

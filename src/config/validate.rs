@@ -17,6 +17,8 @@ use crate::auth::scram::ScramVerifier;
 use crate::shardmap::{RawShardMap, ReadFrom, ShardMap};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:6432";
+/// Loopback by default: metrics name shards and users, which is for operators only.
+const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9930";
 /// PostgreSQL's own limit on a message is 1 GB; 64 MiB keeps one client from exhausting memory.
 const DEFAULT_MAX_MESSAGE: u32 = 64 << 20;
 /// Below this a StartupMessage-sized frame could not pass; refuse nonsense settings.
@@ -54,6 +56,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
         },
     };
 
+    let metrics_listen = metrics_listen(&raw, &mut p);
     let tls = tls(&raw, &base, &mut p);
     let pool = pool(raw.pool.unwrap_or_default(), &mut p);
     let replicas = replicas(raw.replicas.unwrap_or_default(), &mut p);
@@ -107,8 +110,8 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
             });
         }
     }
-    match (listen, p.list.is_empty()) {
-        (Some(listen), true) => Ok(Config {
+    match (listen, metrics_listen, p.list.is_empty()) {
+        (Some(listen), Some(metrics_listen), true) => Ok(Config {
             replicas,
             path: path.to_path_buf(),
             listen,
@@ -119,8 +122,26 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
             limits: Limits { max_message_size },
             shutdown_timeout: Duration::from_millis(raw.shutdown_timeout_ms.unwrap_or(10_000)),
             workers: raw.workers.filter(|w| *w > 0).map(|w| w as usize),
+            metrics_listen,
+            slow_statement: raw.slow_statement_ms.filter(|ms| *ms > 0).map(Duration::from_millis),
         }),
         _ => Err(ConfigError { problems: p.list }),
+    }
+}
+
+/// `Some(None)`: metrics are off; `None`: invalid (a problem was recorded).
+fn metrics_listen(raw: &RawConfig, p: &mut Problems<'_>) -> Option<Option<SocketAddr>> {
+    let Some(m) = &raw.metrics else { return DEFAULT_METRICS_LISTEN.parse().ok().map(Some) };
+    let value = m.listen.value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Some(None);
+    }
+    match value.parse::<SocketAddr>() {
+        Ok(a) => Some(Some(a)),
+        Err(_) => {
+            p.at(&m.listen, "metrics.listen", format!("{value:?} is not an address like 127.0.0.1:9930, or off"));
+            None
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use super::replicas::Need;
 use super::routing::{PortalAnswer, Routing};
 use crate::config::{Config, PoolMode};
 use crate::error::{write_error, write_fatal, ClientError};
+use crate::metrics::RouteKind;
 use crate::pool::Checkout;
 use crate::protocol::build;
 use crate::protocol::messages::ready_for_query::TxStatus;
@@ -105,6 +106,12 @@ pub(super) struct Client {
     /// was already sent for it.
     pub busy_since: Option<Instant>,
     pub cancel_sent: bool,
+    /// When the client sent the request (Query, Sync, FunctionCall) the next ReadyForQuery
+    /// answers, for the statement latency histogram and the slow-statement log.
+    pub request_started: Option<Instant>,
+    /// The routing decision of the current request (`None`: not routed, e.g. a single-shard
+    /// database or a statement the proxy answered itself).
+    pub last_route: Option<RouteKind>,
 }
 
 pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard) {
@@ -120,6 +127,7 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
             }
             tracing::info!(error = %f.error, "login failed");
             if let Some(stream) = f.stream {
+                shared.metrics.error_sent(f.error.sqlstate().code());
                 let mut out = BytesMut::new();
                 write_fatal(&mut out, &f.error);
                 close_with(stream, &out).await;
@@ -131,6 +139,7 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
         Ok(c) => c,
         Err((stream, e)) => {
             tracing::info!(error = %e, "login refused");
+            shared.metrics.error_sent(e.sqlstate().code());
             let mut out = BytesMut::new();
             write_fatal(&mut out, &e);
             close_with(stream, &out).await;
@@ -145,6 +154,7 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
             tracing::info!(error = %e, "client session ended with an error");
             if e.is_fatal() && !matches!(e, FrontendError::Io(_)) {
                 client.wbuf.clear();
+                client.shared.metrics.error_sent(e.sqlstate().code());
                 write_error(&mut client.wbuf, e);
                 let _ = client.stream.write_all(&client.wbuf).await;
                 client.wbuf.clear();
@@ -224,6 +234,8 @@ impl Client {
             cancel,
             busy_since: None,
             cancel_sent: false,
+            request_started: None,
+            last_route: None,
         };
         // The client must see the server's ParameterStatus values; the first server of a pool
         // reports them. Session mode keeps the server it checks out here.
@@ -345,6 +357,7 @@ impl Client {
             if client_read == 0 {
                 return Ok(());
             }
+            self.shared.metrics.bytes_received(client_read);
         }
     }
 
@@ -406,7 +419,11 @@ impl Client {
 
     pub async fn flush_client(&mut self) -> Result<(), FrontendError> {
         if !self.wbuf.is_empty() {
+            if self.request_started.is_some() && super::timing::ends_with_ready(&self.wbuf) {
+                self.request_answered();
+            }
             self.stream.write_all(&self.wbuf).await?;
+            self.shared.metrics.bytes_sent(self.wbuf.len());
             self.wbuf.clear();
         }
         Ok(())
@@ -449,6 +466,7 @@ impl Client {
         }
         if had_work {
             let e = FrontendError::ServerLost(why.to_string());
+            self.shared.metrics.error_sent(e.sqlstate().code());
             crate::protocol::build::error_response(
                 &mut self.wbuf,
                 crate::protocol::build::Severity::Error,

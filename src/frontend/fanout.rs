@@ -96,7 +96,7 @@ impl Client {
                     break;
                 }
             };
-            let mut server = match pool.checkout().await {
+            let mut server = match super::timing::checkout(&pool, &self.shared.metrics, "primary").await {
                 Ok(s) => s,
                 Err(e) => {
                     failure = Some((*shard, fields("08006", &format!("shard {name}: {e}"))));

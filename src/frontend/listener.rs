@@ -38,6 +38,8 @@ pub struct Shared {
     pub directory: Directory,
     /// Which server of each replicated shard is primary, how far replicas lag, bans.
     pub health: Arc<crate::pool::health::Health>,
+    /// This instance's counters and histograms (per instance, so in-process tests count apart).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -55,6 +57,7 @@ impl Shared {
             generation: AtomicU64::new(0),
             directory: Directory::default(),
             health: Arc::default(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 }
@@ -90,6 +93,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTrac
         let _ = tcp.set_nodelay(true);
         let id = ConnId(shared.next_id.fetch_add(1, Ordering::Relaxed));
         shared.clients.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.client_accepted();
         let guard = ClientGuard(shared.clone());
         let span = info_span!("client", conn = %id, peer = %peer, user = field::Empty, db = field::Empty);
         let shared = shared.clone();

@@ -16,6 +16,7 @@ mod replicas;
 mod requests;
 mod routing;
 mod scatter;
+mod timing;
 
 pub use cancel::CancelRegistry;
 pub use error::FrontendError;

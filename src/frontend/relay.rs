@@ -153,7 +153,7 @@ impl Client {
         }
         let Some(front) = self.queue.front() else {
             // A FATAL with nothing asked (e.g. the server is shutting down).
-            self.wbuf.extend_from_slice(frame);
+            self.relay_error(frame, &fields.code);
             if let Some(s) = self.server.as_mut() {
                 s.clean = false;
             }
@@ -167,15 +167,15 @@ impl Client {
             Expect::Query { pending_mark, .. } => {
                 let mark = *pending_mark;
                 self.pending.truncate(mark);
-                self.wbuf.extend_from_slice(frame);
+                self.relay_error(frame, &fields.code);
                 return Ok(());
             }
             Expect::FunctionCall => {
-                self.wbuf.extend_from_slice(frame);
+                self.relay_error(frame, &fields.code);
                 return Ok(());
             }
             Expect::Abort { simple: false } => {}
-            _ => self.wbuf.extend_from_slice(frame),
+            _ => self.relay_error(frame, &fields.code),
         }
         self.batch_failed = true;
         // Extended protocol: the server now skips everything up to Sync, so do we.
@@ -196,6 +196,12 @@ impl Client {
             self.server_skipping = true;
         }
         Ok(())
+    }
+
+    /// Passes a server's ErrorResponse on to the client, counted by its SQLSTATE class.
+    fn relay_error(&mut self, frame: &[u8], code: &str) {
+        self.shared.metrics.error_relayed(code);
+        self.wbuf.extend_from_slice(frame);
     }
 
     /// The server entered copy-in mode: Syncs the client sent after the COPY started and

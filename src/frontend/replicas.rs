@@ -29,6 +29,14 @@ pub(super) enum Need {
 }
 
 impl Need {
+    /// For logs and spans: the role this need asks for (a read may still land on the primary).
+    pub(super) fn role(&self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Read { .. } => "replica",
+        }
+    }
+
     fn want(&self) -> Want<'_> {
         match self {
             Self::Primary => Want::Primary,
@@ -127,7 +135,7 @@ impl Client {
             };
             let pool = self.routing.pool_of(&self.shared.pools, shard, server).ok_or_else(|| self.not_in_map(shard))?;
             attempts += 1;
-            match pool.checkout().await {
+            match super::timing::checkout(&pool, &self.shared.metrics, need.role()).await {
                 Ok(checkout) => {
                     tracing::trace!(
                         server_pid = checkout.backend_pid(),

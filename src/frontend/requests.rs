@@ -33,6 +33,9 @@ impl Client {
             if self.client_skipping && frame.tag != tag::SYNC {
                 continue;
             }
+            if matches!(frame.tag, tag::QUERY | tag::SYNC | tag::FUNCTION_CALL) {
+                self.request_arrived();
+            }
             match frame.tag {
                 tag::QUERY => self.on_query(frame).await?,
                 tag::PARSE => self.on_parse(frame).await?,
@@ -161,6 +164,7 @@ impl Client {
             return Err(e);
         }
         let mut err = BytesMut::new();
+        self.shared.metrics.error_sent(e.sqlstate().code());
         write_error(&mut err, &e);
         let err = err.freeze();
         if self.server.is_some() && (self.tx != TxStatus::Idle || !self.server_at_rest || !self.queue.is_empty()) {

@@ -221,6 +221,7 @@ impl Client {
         simple: bool,
     ) -> Result<Decision, FrontendError> {
         let route = self.route_with_lookups(sql, params).await?;
+        self.last_route = Some(self.shared.metrics.route(&route));
         let route = match route {
             Ok(r) => r,
             Err(e) => {

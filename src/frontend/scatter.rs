@@ -154,7 +154,9 @@ impl Client {
         let Some(&first) = job.shards.first() else { return Ok(None) };
         let need = self.need(first, &job.sql, false);
         let pool = self.pool_for(first, &need)?;
-        let server = pool.checkout().await.map_err(|e| self.shard_error(first, &e))?;
+        let server = super::timing::checkout(&pool, &self.shared.metrics, need.role())
+            .await
+            .map_err(|e| self.shard_error(first, &e))?;
         let mut req = BytesMut::new();
         build::parse(&mut req, "", sql, types);
         build::describe(&mut req, b'S', "");
@@ -181,11 +183,14 @@ impl Client {
         let mut pools = Vec::with_capacity(job.shards.len());
         for &s in &job.shards {
             let need = self.need(s, &job.sql, false);
-            pools.push((s, self.pool_for(s, &need)?));
+            pools.push((s, self.pool_for(s, &need)?, need.role()));
         }
-        let checkouts = futures_util::future::join_all(pools.iter().map(|(_, p)| p.checkout())).await;
+        let metrics = &self.shared.metrics;
+        let checkouts =
+            futures_util::future::join_all(pools.iter().map(|(_, p, role)| super::timing::checkout(p, metrics, role)))
+                .await;
         let mut servers = Vec::with_capacity(pools.len());
-        for ((s, _), r) in pools.iter().zip(checkouts) {
+        for ((s, _, _), r) in pools.iter().zip(checkouts) {
             match r {
                 Ok(c) => servers.push((*s, c)),
                 Err(e) => return Err(self.shard_error(*s, &e)),

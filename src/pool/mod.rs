@@ -12,6 +12,7 @@ mod failures;
 pub mod health;
 mod manager;
 pub mod select;
+mod stats;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::plan::Plan;
@@ -22,6 +23,9 @@ pub struct PlanCache {
     shards: Vec<Mutex<HashMap<Box<str>, Arc<Plan>>>>,
     per_shard: usize,
     hasher: RandomState,
+    /// Lookups that found / did not find a plan, for the metrics endpoint.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl PlanCache {
@@ -30,6 +34,8 @@ impl PlanCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             hasher: RandomState::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -42,7 +48,14 @@ impl PlanCache {
         let shard = self.shard(key)?;
         // A poisoned lock only means another thread panicked mid-insert; the map is intact.
         let map = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(key).cloned()
+        let found = map.get(key).cloned();
+        (if found.is_some() { &self.hits } else { &self.misses }).fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// (hits, misses) since this cache was built.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     pub fn insert(&self, key: &str, plan: Arc<Plan>) {

@@ -93,6 +93,11 @@ impl Router {
         &self.map
     }
 
+    /// Plan cache (hits, misses) since this router was built, for the metrics endpoint.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
+    }
+
     /// Routes one query string. `params` is `None` for the simple protocol, whose string may
     /// hold several statements; they must all go to one place.
     pub fn route(&self, sql: &str, params: Option<&Params<'_>>, ctx: &Context<'_>) -> Route {

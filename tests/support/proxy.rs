@@ -66,6 +66,8 @@ pub struct ProxyBuilder<'a> {
     tls: Option<Tls>,
     extra_yaml: String,
     provision: bool,
+    /// `metrics.listen`; port 0 by default so parallel tests never fight over 9930.
+    metrics_listen: String,
 }
 
 impl ProxyBuilder<'_> {
@@ -149,6 +151,12 @@ impl ProxyBuilder<'_> {
         self
     }
 
+    /// `metrics.listen` (an address or `off`); the default is a port the OS picks.
+    pub fn metrics_listen(mut self, listen: &str) -> Self {
+        self.metrics_listen = listen.to_owned();
+        self
+    }
+
     /// Leaves the cluster alone: no roles or databases created (for tests about what happens
     /// when the server side is missing or disagrees).
     pub fn no_provision(mut self) -> Self {
@@ -184,6 +192,7 @@ impl ProxyBuilder<'_> {
         let running = shardgate::server::start(config).await.map_err(|e| anyhow!("starting shardgate: {e}"))?;
         Ok(Proxy {
             addr: running.local_addr,
+            metrics_addr: running.metrics_addr,
             token: running.shutdown_token(),
             running: Some(running),
             config_path,
@@ -261,6 +270,7 @@ impl ProxyBuilder<'_> {
         let _ = writeln!(yaml, "limits:\n  max_message_size: {}", self.max_message_size);
         // Short, so a test that shuts the proxy down with a client still connected ends soon.
         yaml.push_str("shutdown_timeout_ms: 2000\n");
+        let _ = writeln!(yaml, "metrics:\n  listen: {}", yaml_str(&self.metrics_listen));
         yaml.push_str(&self.extra_yaml);
         let path = dir.join("shardgate.yaml");
         fs::write(&path, yaml).context("writing shardgate.yaml")?;
@@ -301,6 +311,7 @@ fn yaml_str(value: &str) -> String {
 pub struct Proxy {
     running: Option<shardgate::server::Running>,
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     token: CancellationToken,
     config_path: PathBuf,
     bin_dir: PathBuf,
@@ -324,6 +335,7 @@ impl Proxy {
             tls: None,
             extra_yaml: String::new(),
             provision: true,
+            metrics_listen: "127.0.0.1:0".to_owned(),
         }
     }
 
@@ -333,6 +345,11 @@ impl Proxy {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// Where `GET /metrics` answers (`None` when the builder turned metrics off).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The written shardgate.yaml, for reload tests that edit it.

@@ -1,0 +1,211 @@
+//! Prometheus metrics: the counters and histograms the client loop updates, the values sampled
+//! at scrape time (pools, clients, plan caches), and the `/metrics` HTTP endpoint.
+//!
+//! Owns: metric names, label sets and their cardinality. Must never: label a series with
+//! anything a client controls beyond names the config defines (database, shard, user), or
+//! allocate on the hot path — per-kind handles are created once, at start.
+//!
+//! One [`Metrics`] per running instance (in `frontend::Shared`), not a process global, so the
+//! in-process instances of parallel tests count apart. Every series is listed in
+//! docs/metrics.md.
+
+mod http;
+mod labels;
+mod sampled;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+pub use http::{bind, serve, MetricsBindError};
+pub use labels::{ErrorLabels, ErrorSource, ReloadResult, RouteKind, RouteLabels};
+pub use sampled::{CacheSample, PoolSample, ServerSample, Snapshot};
+
+/// Latency buckets in seconds: 100 µs to ~13 s, doubling. Covers a pooled point read (well
+/// under a millisecond) and a scatter over many shards or a slow report.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 18)
+}
+
+/// The hot-path handles. Cloning a prometheus-client metric clones an `Arc`, so the handles
+/// kept here and the ones in the registry are the same series.
+pub struct Metrics {
+    clients_accepted: Counter,
+    client_bytes_received: Counter,
+    client_bytes_sent: Counter,
+    /// Indexed by `RouteKind as usize`; created once so counting is one atomic add.
+    routes: [Counter; RouteKind::ALL.len()],
+    route_family: Family<RouteLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    checkout_wait: Histogram,
+    statement_duration: Histogram,
+    reloads: [Counter; 2],
+    reload_family: Family<labels::ReloadLabels, Counter>,
+    /// Plan-cache counts of routers replaced by reloads, per database, so the exported
+    /// counters never go backwards when a reload builds new routers with fresh caches.
+    retired_cache: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let route_family = Family::<RouteLabels, Counter>::default();
+        let routes = RouteKind::ALL.map(|kind| route_family.get_or_create(&RouteLabels { route: kind }).clone());
+        let reload_family = Family::<labels::ReloadLabels, Counter>::default();
+        let reloads = [ReloadResult::Ok, ReloadResult::Failed]
+            .map(|result| reload_family.get_or_create(&labels::ReloadLabels { result }).clone());
+        Self {
+            clients_accepted: Counter::default(),
+            client_bytes_received: Counter::default(),
+            client_bytes_sent: Counter::default(),
+            routes,
+            route_family,
+            errors: Family::default(),
+            checkout_wait: Histogram::new(latency_buckets()),
+            statement_duration: Histogram::new(latency_buckets()),
+            reloads,
+            reload_family,
+            retired_cache: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A client connection was accepted (before TLS and login).
+    pub fn client_accepted(&self) {
+        self.clients_accepted.inc();
+    }
+
+    pub fn bytes_received(&self, n: usize) {
+        self.client_bytes_received.inc_by(n as u64);
+    }
+
+    pub fn bytes_sent(&self, n: usize) {
+        self.client_bytes_sent.inc_by(n as u64);
+    }
+
+    /// Counts one routing decision and returns its kind, for the slow-statement log.
+    pub fn route<T>(&self, decision: &Result<crate::router::Route, T>) -> RouteKind {
+        let kind = RouteKind::of(decision);
+        if let Some(c) = self.routes.get(kind as usize) {
+            c.inc();
+        }
+        kind
+    }
+
+    /// An ErrorResponse the proxy itself wrote to a client. Error paths only: the label set
+    /// is built here (two characters), never on a successful statement.
+    pub fn error_sent(&self, sqlstate: &str) {
+        self.error(sqlstate, ErrorSource::Proxy);
+    }
+
+    /// A server's ErrorResponse relayed to a client.
+    pub fn error_relayed(&self, sqlstate: &str) {
+        self.error(sqlstate, ErrorSource::Server);
+    }
+
+    fn error(&self, sqlstate: &str, source: ErrorSource) {
+        // A server's code is five ASCII characters; anything else is not a class to label by.
+        let class = sqlstate.get(..2).filter(|c| c.bytes().all(|b| b.is_ascii_alphanumeric())).unwrap_or("XX");
+        self.errors.get_or_create(&ErrorLabels { class: class.to_string(), source }).inc();
+    }
+
+    /// How long a client waited for a pooled server.
+    pub fn checkout_waited(&self, waited: Duration) {
+        self.checkout_wait.observe(waited.as_secs_f64());
+    }
+
+    /// From the client's request (Query or Sync) to the ReadyForQuery that answers it.
+    pub fn statement_took(&self, took: Duration) {
+        self.statement_duration.observe(took.as_secs_f64());
+    }
+
+    pub fn reloaded(&self, result: ReloadResult) {
+        if let Some(c) = self.reloads.get(result as usize) {
+            c.inc();
+        }
+    }
+
+    /// Keeps the plan-cache counts of a router a reload is about to replace.
+    pub fn retire_cache(&self, database: &str, hits: u64, misses: u64) {
+        let mut retired = self.retired_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = retired.entry(database.to_string()).or_default();
+        entry.0 += hits;
+        entry.1 += misses;
+    }
+
+    fn retired_cache(&self) -> BTreeMap<String, (u64, u64)> {
+        self.retired_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The registry served at `/metrics`: these handles plus `sample`, called at each scrape
+    /// for what is cheaper to read when asked (pool states, client count, cache counts).
+    pub fn registry(
+        self: &std::sync::Arc<Self>,
+        sample: impl Fn() -> Option<Snapshot> + Send + Sync + 'static,
+    ) -> Registry {
+        let mut r = Registry::with_prefix("shardgate");
+        // Which version answers, so a rolling upgrade can be followed across instances.
+        r.register(
+            "build",
+            "The running shardgate version",
+            prometheus_client::metrics::info::Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        r.register(
+            "client_connections_accepted",
+            "Client connections accepted (before TLS and login)",
+            self.clients_accepted.clone(),
+        );
+        r.register_with_unit(
+            "client_received",
+            "Bytes received from clients after login",
+            Unit::Bytes,
+            self.client_bytes_received.clone(),
+        );
+        r.register_with_unit(
+            "client_sent",
+            "Bytes sent to clients after login",
+            Unit::Bytes,
+            self.client_bytes_sent.clone(),
+        );
+        r.register(
+            "statements",
+            "Statements routed on sharded databases, by routing decision",
+            self.route_family.clone(),
+        );
+        r.register(
+            "errors",
+            "ErrorResponses clients received, by SQLSTATE class and by who wrote them",
+            self.errors.clone(),
+        );
+        r.register_with_unit(
+            "pool_checkout_wait",
+            "Time a client waited for a server from a pool",
+            Unit::Seconds,
+            self.checkout_wait.clone(),
+        );
+        r.register_with_unit(
+            "statement_duration",
+            "From a client's Query or Sync to the ReadyForQuery answering it",
+            Unit::Seconds,
+            self.statement_duration.clone(),
+        );
+        r.register("config_reloads", "Config and shard map reloads, by result", self.reload_family.clone());
+        r.register_collector(Box::new(sampled::Sampler::new(std::sync::Arc::clone(self), sample)));
+        r
+    }
+}
