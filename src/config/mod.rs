@@ -149,6 +149,19 @@ impl Default for ReplicaSettings {
     }
 }
 
+/// Per-tenant caps (per shard key, per shardgate instance). `None` = no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantLimits {
+    pub max_concurrent_transactions: Option<u32>,
+    pub max_statements_per_second: Option<u32>,
+}
+
+impl TenantLimits {
+    pub fn any(&self) -> bool {
+        self.max_concurrent_transactions.is_some() || self.max_statements_per_second.is_some()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_message_size: u32,
@@ -193,6 +206,7 @@ pub struct Config {
     pub pool: PoolSettings,
     pub limits: Limits,
     pub replicas: ReplicaSettings,
+    pub tenant_limits: TenantLimits,
     pub shutdown_timeout: Duration,
     /// Runtime worker threads (`None`: one per core). Read only at start.
     pub workers: Option<usize>,

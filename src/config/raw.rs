@@ -24,6 +24,9 @@ pub struct RawConfig {
     /// Read/write splitting, health checks and failover for shards with several servers.
     #[serde(default)]
     pub replicas: Option<RawReplicas>,
+    /// Caps per shard key (tenant), so one tenant cannot take every server.
+    #[serde(default)]
+    pub tenant_limits: Option<RawTenantLimits>,
     /// Runtime worker threads; absent or 0 = one per CPU core.
     #[serde(default)]
     pub workers: Option<u32>,
@@ -167,4 +170,15 @@ pub struct RawReplicas {
     /// Default: the first user (by name).
     #[serde(default)]
     pub health_user: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantLimits {
+    /// Transactions (or single statements outside one) running at once for one key. 0 = no cap.
+    #[serde(default)]
+    pub max_concurrent_transactions: Option<u32>,
+    /// Statements per second for one key. 0 = no cap.
+    #[serde(default)]
+    pub max_statements_per_second: Option<u32>,
 }

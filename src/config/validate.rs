@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 use super::raw::{RawConfig, RawPool, RawReplicas, RawUser};
 use super::{
     ClientAuth, ClientTlsMode, Config, ConfigError, ConfigProblem, DatabaseConfig, Limits, PoolMode, PoolSettings,
-    ReplicaSettings, Selection, TlsConfig, UserConfig,
+    ReplicaSettings, Selection, TenantLimits, TlsConfig, UserConfig,
 };
 use crate::auth::md5::Md5Secret;
 use crate::auth::scram::ScramVerifier;
@@ -60,6 +60,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
     let tls = tls(&raw, &base, &mut p);
     let pool = pool(raw.pool.unwrap_or_default(), &mut p);
     let replicas = replicas(raw.replicas.unwrap_or_default(), &mut p);
+    let tenant_limits = raw.tenant_limits.unwrap_or_default();
     let max_message_size = match raw.limits.and_then(|l| l.max_message_size) {
         None => DEFAULT_MAX_MESSAGE,
         Some(s) if s.value < MIN_MAX_MESSAGE => {
@@ -113,6 +114,10 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
     match (listen, metrics_listen, p.list.is_empty()) {
         (Some(listen), Some(metrics_listen), true) => Ok(Config {
             replicas,
+            tenant_limits: TenantLimits {
+                max_concurrent_transactions: tenant_limits.max_concurrent_transactions.filter(|n| *n > 0),
+                max_statements_per_second: tenant_limits.max_statements_per_second.filter(|n| *n > 0),
+            },
             path: path.to_path_buf(),
             listen,
             tls,

@@ -60,6 +60,9 @@ pub(super) struct Client {
     /// Per shard, the WAL position of this client's last committed write; reads of that shard
     /// use only replicas that have replayed it.
     pub ryw_lsn: Vec<u64>,
+    /// The tenant transaction slot this client holds (`tenant_limits`), given back when its
+    /// transaction ends.
+    pub tenant_slot: Option<super::limits::Slot>,
     /// A BEGIN the proxy answered, sent to the server once a statement shows the shard.
     pub deferred_begin: Option<String>,
     /// Extended-protocol messages were sent since the last Sync; one of them was an Execute;
@@ -207,6 +210,7 @@ impl Client {
             server_role: Role::Primary,
             ryw_armed: false,
             ryw_lsn: Vec::new(),
+            tenant_slot: None,
             deferred_begin: None,
             batch_open: false,
             batch_executed: false,
@@ -387,13 +391,12 @@ impl Client {
 
     /// Releases the server when transaction pooling allows it.
     pub fn maybe_release(&mut self) {
-        if self.mode == PoolMode::Transaction
-            && self.queue.is_empty()
-            && self.server_at_rest
-            && self.tx == TxStatus::Idle
-            && self.sout.is_empty()
-        {
-            self.release();
+        if self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
+            // The transaction is over, in either pooling mode.
+            self.tenant_slot = None;
+            if self.mode == PoolMode::Transaction {
+                self.release();
+            }
         }
     }
 
@@ -409,6 +412,9 @@ impl Client {
         }
         self.server_shard = None;
         self.unnamed_on_server = false;
+        if self.tx == TxStatus::Idle {
+            self.tenant_slot = None;
+        }
     }
 
     /// A server is held and owes replies the client is waiting for.

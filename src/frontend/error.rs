@@ -66,6 +66,9 @@ pub enum FrontendError {
     /// The directory query of a lookup function failed.
     #[error("shard lookup failed: {0}")]
     Lookup(String),
+    /// A per-tenant cap (`tenant_limits`) refused the statement.
+    #[error("tenant {tenant} is over its limit of {what}")]
+    TenantLimit { tenant: String, what: String },
     #[error("client connection: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -95,6 +98,7 @@ impl ClientError for FrontendError {
             Self::Fanout { code, .. } => SqlState::from_code(code),
             Self::Lookup(_) => SqlState::CONNECTION_EXCEPTION,
             Self::TransactionAborted => SqlState::IN_FAILED_SQL_TRANSACTION,
+            Self::TenantLimit { .. } => SqlState::CONFIGURATION_LIMIT_EXCEEDED,
             Self::Io(_) => SqlState::CONNECTION_FAILURE,
         }
     }
@@ -131,6 +135,9 @@ impl ClientError for FrontendError {
             ),
             Self::Fanout { hint, .. } => hint.clone(),
             Self::Lookup(_) => Some("check the lookup function's endpoint and query in the shard map".into()),
+            Self::TenantLimit { .. } => Some(
+                "retry shortly; other tenants are not affected (tenant_limits in shardgate.yaml sets the caps)".into(),
+            ),
             _ => None,
         }
     }
@@ -147,6 +154,7 @@ impl ClientError for FrontendError {
             | Self::CrossShard { .. }
             | Self::Fanout { .. }
             | Self::Lookup(_)
+            | Self::TenantLimit { .. }
             | Self::TransactionAborted => false,
             Self::Protocol(_)
             | Self::PlaintextAfterSslRequest

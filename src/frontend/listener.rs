@@ -38,6 +38,8 @@ pub struct Shared {
     pub directory: Directory,
     /// Which server of each replicated shard is primary, how far replicas lag, bans.
     pub health: Arc<crate::pool::health::Health>,
+    /// Per-tenant usage, for `tenant_limits`.
+    pub tenants: Arc<super::limits::Tenants>,
     /// This instance's counters and histograms (per instance, so in-process tests count apart).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -57,6 +59,7 @@ impl Shared {
             generation: AtomicU64::new(0),
             directory: Directory::default(),
             health: Arc::default(),
+            tenants: Arc::default(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }

@@ -9,6 +9,7 @@ mod error;
 mod expect;
 mod fanout;
 mod handshake;
+mod limits;
 mod listener;
 mod prepared;
 mod relay;

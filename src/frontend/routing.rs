@@ -290,6 +290,14 @@ impl Client {
                 return Ok(Decision::Handled);
             }
         };
+        if let Some(tenant) = route.tenant.as_deref() {
+            if self.config.tenant_limits.any() {
+                if let Err(e) = self.admit_tenant(tenant) {
+                    self.refuse(e, simple).await?;
+                    return Ok(Decision::Handled);
+                }
+            }
+        }
         let need = self.need(shard, sql, route.write);
         let armed = need == Need::Primary && route.write;
         let decision = self.use_shard(shard, &need, simple).await?;
@@ -372,6 +380,31 @@ impl Client {
             }
         }
         Ok(Err(FrontendError::Lookup("the directory answers kept missing from the cache".into())))
+    }
+
+    /// Applies the per-tenant caps to a statement placed by `tenant`'s key.
+    fn admit_tenant(&mut self, tenant: &[crate::shardmap::KeyValue]) -> Result<(), FrontendError> {
+        use super::limits::LimitHit;
+        let holding = self.tenant_slot.is_some();
+        match self.shared.tenants.admit(tenant, holding, &self.config.tenant_limits) {
+            Ok(Some(slot)) => {
+                self.tenant_slot = Some(slot);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(hit) => {
+                let (limit, what) = match hit {
+                    LimitHit::Transactions(n) => {
+                        (crate::metrics::TenantLimit::Transactions, format!("{n} concurrent transactions"))
+                    }
+                    LimitHit::Statements(n) => {
+                        (crate::metrics::TenantLimit::Statements, format!("{n} statements per second"))
+                    }
+                };
+                self.shared.metrics.tenant_limited(limit);
+                Err(FrontendError::TenantLimit { tenant: super::limits::show(tenant), what })
+            }
+        }
     }
 
     pub(super) fn cross_shard_error(&self, wanted: &str) -> FrontendError {

@@ -117,6 +117,28 @@ pub(super) struct ReloadLabels {
     pub result: ReloadResult,
 }
 
+/// Which per-tenant cap refused a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TenantLimit {
+    Transactions,
+    Statements,
+}
+
+impl EncodeLabelValue for TenantLimit {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let s = match self {
+            Self::Transactions => "transactions",
+            Self::Statements => "statements",
+        };
+        std::fmt::Write::write_str(encoder, s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(super) struct TenantLimitLabels {
+    pub limit: TenantLimit,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

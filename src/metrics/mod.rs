@@ -23,7 +23,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 pub use http::{bind, serve, MetricsBindError};
-pub use labels::{ErrorLabels, ErrorSource, ReloadResult, RouteKind, RouteLabels};
+pub use labels::{ErrorLabels, ErrorSource, ReloadResult, RouteKind, RouteLabels, TenantLimit};
 pub use sampled::{CacheSample, PoolSample, ServerSample, Snapshot};
 
 /// Latency buckets in seconds: 100 µs to ~13 s, doubling. Covers a pooled point read (well
@@ -46,6 +46,9 @@ pub struct Metrics {
     statement_duration: Histogram,
     reloads: [Counter; 2],
     reload_family: Family<labels::ReloadLabels, Counter>,
+    /// Statements refused by a per-tenant cap: [transactions, statements].
+    tenant_limited: [Counter; 2],
+    tenant_limit_family: Family<labels::TenantLimitLabels, Counter>,
     /// Plan-cache counts of routers replaced by reloads, per database, so the exported
     /// counters never go backwards when a reload builds new routers with fresh caches.
     retired_cache: Mutex<BTreeMap<String, (u64, u64)>>,
@@ -70,7 +73,12 @@ impl Metrics {
         let reload_family = Family::<labels::ReloadLabels, Counter>::default();
         let reloads = [ReloadResult::Ok, ReloadResult::Failed]
             .map(|result| reload_family.get_or_create(&labels::ReloadLabels { result }).clone());
+        let tenant_limit_family = Family::<labels::TenantLimitLabels, Counter>::default();
+        let tenant_limited = [TenantLimit::Transactions, TenantLimit::Statements]
+            .map(|limit| tenant_limit_family.get_or_create(&labels::TenantLimitLabels { limit }).clone());
         Self {
+            tenant_limited,
+            tenant_limit_family,
             clients_accepted: Counter::default(),
             client_bytes_received: Counter::default(),
             client_bytes_sent: Counter::default(),
@@ -132,6 +140,13 @@ impl Metrics {
     /// From the client's request (Query or Sync) to the ReadyForQuery that answers it.
     pub fn statement_took(&self, took: Duration) {
         self.statement_duration.observe(took.as_secs_f64());
+    }
+
+    /// A statement refused by a per-tenant cap (the tenant is not a label: unbounded).
+    pub fn tenant_limited(&self, limit: TenantLimit) {
+        if let Some(c) = self.tenant_limited.get(limit as usize) {
+            c.inc();
+        }
     }
 
     pub fn reloaded(&self, result: ReloadResult) {
@@ -205,6 +220,11 @@ impl Metrics {
             self.statement_duration.clone(),
         );
         r.register("config_reloads", "Config and shard map reloads, by result", self.reload_family.clone());
+        r.register(
+            "tenant_limit_rejections",
+            "Statements refused with 53400 by a per-tenant cap, by cap",
+            self.tenant_limit_family.clone(),
+        );
         r.register_collector(Box::new(sampled::Sampler::new(std::sync::Arc::clone(self), sample)));
         r
     }

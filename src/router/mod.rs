@@ -107,7 +107,7 @@ impl Router {
         }
         if let Some(s) = self.map.single() {
             let write = self.may_write(sql);
-            return Route { target: Target::Shard(s), write, reason: "the map has one shard".into() };
+            return Route { target: Target::Shard(s), write, reason: "the map has one shard".into(), tenant: None };
         }
         let comment_keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let key_hints = if comment_keys.is_empty() { ctx.hints.keys } else { &comment_keys };
@@ -116,7 +116,7 @@ impl Router {
         }
         let mut statements = lexer::statements(sql);
         let Some(first) = statements.next() else {
-            return Route { target: Target::Any, write: false, reason: "empty query".into() };
+            return Route { target: Target::Any, write: false, reason: "empty query".into(), tenant: None };
         };
         let first = self.route_one(first, None, key_hints, ctx);
         match statements.next() {
@@ -132,7 +132,7 @@ impl Router {
     fn pinned(&self, sql: &str, name: &str) -> Route {
         let write = self.may_write(sql);
         match self.map.shard_by_name(name) {
-            Some(s) => Route { target: Target::Shard(s), write, reason: format!("hint shard={name}") },
+            Some(s) => Route { target: Target::Shard(s), write, reason: format!("hint shard={name}"), tenant: None },
             None => {
                 let names: Vec<&str> = self.map.shards().iter().map(|s| s.name.as_str()).collect();
                 Route {
@@ -142,6 +142,7 @@ impl Router {
                     )),
                     write,
                     reason: format!("hint shard={name}"),
+                    tenant: None,
                 }
             }
         }
@@ -207,27 +208,42 @@ impl Router {
 
     fn decide(&self, plan: &Plan, values: Values<'_>, key_hints: &[(&str, &str)], ctx: &Context<'_>) -> Route {
         let write = plan.write;
-        let refuse = |e: RouteError| Route { target: Target::Refuse(e), write, reason: String::new() };
+        let refuse = |e: RouteError| Route { target: Target::Refuse(e), write, reason: String::new(), tenant: None };
         match &plan.body {
-            Body::NoTable => Route { target: Target::Any, write, reason: format!("{}: no table", plan.kind.as_str()) },
-            Body::Everywhere => {
-                Route { target: Target::All, write, reason: format!("{}: every shard", plan.kind.as_str()) }
+            Body::NoTable => {
+                Route { target: Target::Any, write, reason: format!("{}: no table", plan.kind.as_str()), tenant: None }
             }
+            Body::Everywhere => Route {
+                target: Target::All,
+                write,
+                reason: format!("{}: every shard", plan.kind.as_str()),
+                tenant: None,
+            },
             Body::NeedsHint { error, .. } => refuse(error.clone()),
             Body::Unparsable(message) => {
                 refuse(RouteError::Unparsable { message: message.clone(), hint: UNPARSABLE_HINT.into() })
             }
             Body::Tables(t) => {
-                let mut eval = Eval { map: &self.map, values, lookups: ctx.lookups, key_hints, pending: Vec::new() };
+                let mut eval = Eval {
+                    map: &self.map,
+                    values,
+                    lookups: ctx.lookups,
+                    key_hints,
+                    pending: Vec::new(),
+                    tenant: resolve::OneKey::None,
+                };
                 match eval.tables(plan.kind, write, t) {
-                    Ok(Outcome::Routed(target, reason)) => Route { target, write, reason },
+                    Ok(Outcome::Routed(target, reason)) => {
+                        let tenant = eval.tenant.take();
+                        Route { target, write, reason, tenant }
+                    }
                     Ok(Outcome::Split { rows, why }) => {
                         let parts: Option<Vec<SplitPart>> = t.insert.as_ref().and_then(|ins| {
                             let stmt = ins.statement.as_deref()?;
                             rows.iter().map(|(shard, r)| split::render(stmt, *shard, r)).collect()
                         });
                         match parts {
-                            Some(parts) => Route { target: Target::Split(parts), write, reason: why },
+                            Some(parts) => Route { target: Target::Split(parts), write, reason: why, tenant: None },
                             None => refuse(RouteError::unsupported("internal: cannot split this INSERT", "")),
                         }
                     }
@@ -349,10 +365,19 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
     let mut reasons: Vec<String> = Vec::new();
     let mut target = Target::Any;
     let mut lookups = Vec::new();
+    // The statements' one key, if they all name the same one (`None` once two differ).
+    let mut tenant: Option<Option<Box<[KeyValue]>>> = None;
     for r in routes {
         write |= r.write;
+        if let Some(k) = &r.tenant {
+            tenant = match tenant {
+                None => Some(Some(k.clone())),
+                Some(Some(t)) if t == *k => Some(Some(t)),
+                Some(_) => Some(None),
+            };
+        }
         match r.target {
-            Target::Refuse(e) => return Route { target: Target::Refuse(e), write, reason: r.reason },
+            Target::Refuse(e) => return Route { target: Target::Refuse(e), write, reason: r.reason, tenant: None },
             Target::Lookup(mut l) => lookups.append(&mut l),
             Target::Any => {}
             t @ (Target::Shard(_) | Target::All) if target == Target::Any || target == t => target = t,
@@ -377,15 +402,21 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
                     )),
                     write,
                     reason: reasons.join("; "),
+                    tenant: None,
                 };
             }
         }
         reasons.push(r.reason);
     }
     if !lookups.is_empty() {
-        return Route { target: Target::Lookup(lookups), write, reason: "directory lookup needed".into() };
+        return Route {
+            target: Target::Lookup(lookups),
+            write,
+            reason: "directory lookup needed".into(),
+            tenant: None,
+        };
     }
-    Route { target, write, reason: reasons.join("; ") }
+    Route { target, write, reason: reasons.join("; "), tenant: tenant.flatten() }
 }
 
 #[cfg(test)]

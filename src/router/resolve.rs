@@ -39,6 +39,35 @@ pub struct Eval<'a> {
     pub key_hints: &'a [(&'a str, &'a str)],
     /// Directory lookups this route needs before it can be decided.
     pub pending: Vec<(FunctionIdx, Vec<KeyValue>)>,
+    /// The shard keys placed so far, for per-tenant limits.
+    pub tenant: OneKey,
+}
+
+/// Whether a statement is placed by exactly one key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum OneKey {
+    #[default]
+    None,
+    One(Box<[KeyValue]>),
+    Several,
+}
+
+impl OneKey {
+    fn saw(&mut self, key: &[KeyValue]) {
+        *self = match std::mem::take(self) {
+            Self::None => Self::One(key.into()),
+            Self::One(k) if *k == *key => Self::One(k),
+            _ => Self::Several,
+        };
+    }
+
+    /// The one key, if there was exactly one.
+    pub fn take(&mut self) -> Option<Box<[KeyValue]>> {
+        match std::mem::take(self) {
+            Self::One(k) => Some(k),
+            _ => None,
+        }
+    }
 }
 
 fn refuse(message: impl Into<String>, hint: impl Into<String>) -> RouteError {
@@ -131,6 +160,7 @@ impl<'a> Eval<'a> {
         shards: &mut Vec<ShardIdx>,
         why: &mut String,
     ) -> Result<(), RouteError> {
+        self.tenant.saw(&key);
         let shard = match f.place(&key) {
             Placement::Shard(s) => s,
             Placement::Lookup => match self.lookups.get(function, &key) {

@@ -12,6 +12,9 @@ pub struct Route {
     pub write: bool,
     /// What decided it, for `shardgate route` and logs: e.g. `reservations.tenant_id = 42`.
     pub reason: String,
+    /// The one shard key the statement is routed by (e.g. tenant_id 42, or a brand and
+    /// region), for per-tenant limits. `None` without a key, or with several.
+    pub tenant: Option<Box<[KeyValue]>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
