@@ -208,6 +208,14 @@ pub fn route(map: &std::path::Path, sql: &str, params: &[String], shard_hint: Op
     };
     println!("target: {target}");
     println!("write: {}", if route.write { "yes" } else { "no" });
+    if map.shards().iter().any(|s| s.replicated()) {
+        // Outside a transaction, without hints; the session can say otherwise.
+        let server = match (route.write, map.read_from) {
+            (true, _) | (false, crate::shardmap::ReadFrom::Primary) => "the primary".to_string(),
+            (false, from) => format!("a replica (read_from: {})", from.as_str()),
+        };
+        println!("server: {server}");
+    }
     println!("reason: {}", route.reason);
     if let Target::Shards(v) = &route.target {
         if v.len() > 1 {

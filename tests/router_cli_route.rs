@@ -86,3 +86,23 @@ fn a_read_across_shards_prints_how_it_is_merged_or_why_not() {
     assert!(!ok, "{out}");
     assert!(out.contains("refused: SQLSTATE 0A000"), "{out}");
 }
+
+#[test]
+fn with_replicas_it_says_which_server_takes_the_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("replicated.yaml");
+    std::fs::write(
+        &map,
+        "version: 1\nshards:\n  - name: main\n    primary: { host: 127.0.0.1, port: 5432, database: pms }\n    \
+         replicas: [ { host: 127.0.0.1, port: 5433, database: pms } ]\n",
+    )
+    .unwrap();
+    let run = |sql: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shardgate")).arg("route").arg("--map").arg(&map).arg(sql).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).into_owned()
+    };
+    assert!(run("SELECT * FROM guests").contains("server: a replica (read_from: replica)"));
+    assert!(run("SELECT nextval('guest_ids')").contains("server: the primary"));
+    assert!(run("UPDATE guests SET name = 'x'").contains("server: the primary"));
+    assert!(!route(&["SELECT 1"]).1.contains("server:"), "maps without replicas say nothing about servers");
+}
