@@ -359,3 +359,58 @@ async fn after_a_promotion_writes_resume_within_seconds_and_nothing_committed_is
     proxy.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_table_and_per_user_read_from_pick_the_server() -> anyhow::Result<()> {
+    let (primary, replicas) = primary_with_replicas(1).await?;
+    let replica = &replicas[0];
+    primary.ensure_role("reporter", "reporter").await?;
+    primary.exec("pms", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporter").await?;
+    // Written directly on the primary, so no client of the proxy has read-your-writes pending.
+    primary.client_as("app", "app", "pms").await?.batch_execute("INSERT INTO guests VALUES (1, 'Ada')").await?;
+    let map_yaml = format!("{}table_read_from:\n  guests: primary\n", map(&primary, &[replica], false));
+    let proxy = Proxy::builder(&primary)
+        .database_with_map("pms", &map_yaml)
+        .user("app", "app", "scram-sha-256")
+        .user("reporter", "reporter", "scram-sha-256")
+        .no_provision()
+        .extra_yaml(HEALTH)
+        .start()
+        .await?;
+    // The user's read_from, appended to its entry in the written config.
+    let config = std::fs::read_to_string(proxy.config_path())?;
+    let config = config.replace(
+        "  - name: \"reporter\"\n    password: \"reporter\"\n    auth: \"scram-sha-256\"\n",
+        "  - name: \"reporter\"\n    password: \"reporter\"\n    auth: \"scram-sha-256\"\n    read_from: primary\n",
+    );
+    anyhow::ensure!(config.contains("read_from: primary"), "the user entry was not found in\n{config}");
+    std::fs::write(proxy.config_path(), config)?;
+    proxy.reload()?;
+
+    let app = proxy.connect("app", "app", "pms").await?;
+    let (p, r) = (primary.port(), replica.port());
+    eventually(Duration::from_secs(10), "reads reach the replica", || async {
+        Ok(port(&app, "SELECT inet_server_port() FROM pg_class LIMIT 1").await? == r)
+    })
+    .await?;
+    for _ in 0..5 {
+        assert_eq!(port(&app, "SELECT inet_server_port() FROM guests LIMIT 1").await?, p, "guests: primary");
+        assert_eq!(port(&app, "SELECT inet_server_port() FROM pg_class LIMIT 1").await?, r, "other tables: replica");
+    }
+    // Eligible is not caught up (max_lag_bytes): wait until the replica has replayed the
+    // role and the row, so what is measured below is routing, not replication.
+    eventually(Duration::from_secs(10), "the replica replayed the setup", || async {
+        let c = replica.client_as("reporter", "reporter", "pms").await?;
+        Ok(c.query_one("SELECT count(*) FROM guests", &[]).await?.get::<_, i64>(0) == 1)
+    })
+    .await?;
+    let reporter = proxy.connect("reporter", "reporter", "pms").await?;
+    assert_eq!(port(&reporter, WHO).await?, p, "a user with read_from: primary reads the primary");
+    assert_eq!(
+        port(&reporter, "/* shardgate: role=replica */ SELECT inet_server_port()").await?,
+        r,
+        "a hint beats the user's setting"
+    );
+    proxy.shutdown().await;
+    Ok(())
+}

@@ -50,8 +50,10 @@ const CHECKOUT_ATTEMPTS: usize = 3;
 
 impl Client {
     /// The server role `sql` needs on `shard`. Writes, transactions and session pooling take
-    /// the primary; other reads follow hints, the user's and the map's `read_from`.
-    pub(super) fn need(&self, shard: ShardIdx, sql: &str, write: bool) -> Need {
+    /// the primary; other reads follow, in this order: a hint (comment, then `SET
+    /// shardgate.role`), the map's `table_read_from` for the tables read, the user's
+    /// `read_from`, the map's.
+    pub(super) fn need(&self, shard: ShardIdx, sql: &str, write: bool, table: Option<ReadFrom>) -> Need {
         if !self.routing.replicated(shard)
             || self.mode == PoolMode::Session
             || (self.tx != TxStatus::Idle && self.deferred_begin.is_none())
@@ -71,7 +73,7 @@ impl Client {
         let role = comment.role.or_else(|| setting("shardgate.role"));
         let from = match role.as_deref().and_then(ReadFrom::parse) {
             Some(r) => r,
-            None => self.routing.user.read_from.unwrap_or(self.routing.db.map.read_from),
+            None => table.or(self.routing.user.read_from).unwrap_or(self.routing.db.map.read_from),
         };
         if from == ReadFrom::Primary {
             return Need::Primary;

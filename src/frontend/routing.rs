@@ -235,7 +235,7 @@ impl Client {
             Target::Any => self.default_shard(),
             Target::Shards(v) if v.len() == 1 => v[0],
             Target::Shards(v) => {
-                self.start_scatter(sql, v, params, simple).await?;
+                self.start_scatter(sql, v, params, simple, route.read_from).await?;
                 return Ok(Decision::Handled);
             }
             Target::All => {
@@ -298,7 +298,7 @@ impl Client {
                 }
             }
         }
-        let need = self.need(shard, sql, route.write);
+        let need = self.need(shard, sql, route.write, route.read_from);
         let armed = need == Need::Primary && route.write;
         let decision = self.use_shard(shard, &need, simple).await?;
         if armed && matches!(decision, Decision::Proceed) && self.routing.replicated(shard) {
@@ -315,6 +315,7 @@ impl Client {
         shards: Vec<ShardIdx>,
         params: Option<&Params<'_>>,
         simple: bool,
+        read_from: Option<crate::shardmap::ReadFrom>,
     ) -> Result<(), FrontendError> {
         if !self.outside_transaction().await? {
             let e = crate::scatter::ScatterError::unsupported(
@@ -333,7 +334,7 @@ impl Client {
             values: p.values.iter().map(|v| v.map(bytes::Bytes::copy_from_slice)).collect(),
             results: Vec::new(),
         });
-        let job = super::scatter::ScatterJob { sql: sql.to_string(), plan, shards, params: bound };
+        let job = super::scatter::ScatterJob { sql: sql.to_string(), plan, shards, params: bound, read_from };
         if simple {
             if let Err(e) = self.scatter(&job, true, true).await {
                 self.refuse(e, true).await?;

@@ -69,6 +69,8 @@ pub(super) struct ScatterJob {
     pub plan: Arc<Planned>,
     pub shards: Vec<ShardIdx>,
     pub params: Option<BoundParams>,
+    /// The map's `table_read_from` for the tables read.
+    pub read_from: Option<crate::shardmap::ReadFrom>,
 }
 
 impl PartialEq for ScatterJob {
@@ -152,7 +154,7 @@ impl Client {
         types: &[u32],
     ) -> Result<Option<Vec<Column>>, FrontendError> {
         let Some(&first) = job.shards.first() else { return Ok(None) };
-        let need = self.need(first, &job.sql, false);
+        let need = self.need(first, &job.sql, false, job.read_from);
         let pool = self.pool_for(first, &need)?;
         let server = super::timing::checkout(&pool, &self.shared.metrics, need.role())
             .await
@@ -182,7 +184,7 @@ impl Client {
     async fn start_shards(&mut self, job: &ScatterJob, plan: &MergePlan) -> Result<Vec<Feed>, FrontendError> {
         let mut pools = Vec::with_capacity(job.shards.len());
         for &s in &job.shards {
-            let need = self.need(s, &job.sql, false);
+            let need = self.need(s, &job.sql, false, job.read_from);
             pools.push((s, self.pool_for(s, &need)?, need.role()));
         }
         let metrics = &self.shared.metrics;

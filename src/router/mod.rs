@@ -30,7 +30,7 @@ use plan::{Body, Plan, StatementKind};
 use resolve::{Eval, Outcome};
 use values::Values;
 
-use crate::shardmap::{FunctionIdx, KeyValue, ShardIdx, ShardMap, ShardName};
+use crate::shardmap::{FunctionIdx, KeyValue, ReadFrom, ShardIdx, ShardMap, ShardName};
 
 /// Bind parameter values of an extended-protocol statement.
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,9 +105,15 @@ impl Router {
         if let Some(name) = comment.shard.as_deref().or(ctx.hints.shard) {
             return self.pinned(sql, name);
         }
-        if let Some(s) = self.map.single() {
+        if let Some(s) = self.map.single().filter(|_| self.map.table_read_from.is_empty()) {
             let write = self.may_write(sql);
-            return Route { target: Target::Shard(s), write, reason: "the map has one shard".into(), tenant: None };
+            return Route {
+                target: Target::Shard(s),
+                write,
+                reason: "the map has one shard".into(),
+                tenant: None,
+                read_from: None,
+            };
         }
         let comment_keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let key_hints = if comment_keys.is_empty() { ctx.hints.keys } else { &comment_keys };
@@ -116,7 +122,13 @@ impl Router {
         }
         let mut statements = lexer::statements(sql);
         let Some(first) = statements.next() else {
-            return Route { target: Target::Any, write: false, reason: "empty query".into(), tenant: None };
+            return Route {
+                target: Target::Any,
+                write: false,
+                reason: "empty query".into(),
+                tenant: None,
+                read_from: None,
+            };
         };
         let first = self.route_one(first, None, key_hints, ctx);
         match statements.next() {
@@ -132,7 +144,13 @@ impl Router {
     fn pinned(&self, sql: &str, name: &str) -> Route {
         let write = self.may_write(sql);
         match self.map.shard_by_name(name) {
-            Some(s) => Route { target: Target::Shard(s), write, reason: format!("hint shard={name}"), tenant: None },
+            Some(s) => Route {
+                target: Target::Shard(s),
+                write,
+                reason: format!("hint shard={name}"),
+                tenant: None,
+                read_from: None,
+            },
             None => {
                 let names: Vec<&str> = self.map.shards().iter().map(|s| s.name.as_str()).collect();
                 Route {
@@ -143,6 +161,7 @@ impl Router {
                     write,
                     reason: format!("hint shard={name}"),
                     tenant: None,
+                    read_from: None,
                 }
             }
         }
@@ -156,6 +175,17 @@ impl Router {
         let plan = Arc::new(self.parse(text));
         self.cache.insert(text, Arc::clone(&plan));
         plan
+    }
+
+    /// The strictest `table_read_from` of the tables a plan reads.
+    fn tables_read_from(&self, t: &plan::TablePlan) -> Option<ReadFrom> {
+        if self.map.table_read_from.is_empty() {
+            return None;
+        }
+        t.instances.iter().fold(None, |acc, i| {
+            let named = self.map.table_read_from.get(&i.display).or_else(|| self.map.table_read_from.get(&i.name));
+            strictest(acc, named.copied())
+        })
     }
 
     /// Whether a statement the router does not parse may write (or otherwise needs the
@@ -208,16 +238,27 @@ impl Router {
 
     fn decide(&self, plan: &Plan, values: Values<'_>, key_hints: &[(&str, &str)], ctx: &Context<'_>) -> Route {
         let write = plan.write;
-        let refuse = |e: RouteError| Route { target: Target::Refuse(e), write, reason: String::new(), tenant: None };
+        let refuse = |e: RouteError| Route {
+            target: Target::Refuse(e),
+            write,
+            reason: String::new(),
+            tenant: None,
+            read_from: None,
+        };
         match &plan.body {
-            Body::NoTable => {
-                Route { target: Target::Any, write, reason: format!("{}: no table", plan.kind.as_str()), tenant: None }
-            }
+            Body::NoTable => Route {
+                target: Target::Any,
+                write,
+                reason: format!("{}: no table", plan.kind.as_str()),
+                tenant: None,
+                read_from: None,
+            },
             Body::Everywhere => Route {
                 target: Target::All,
                 write,
                 reason: format!("{}: every shard", plan.kind.as_str()),
                 tenant: None,
+                read_from: None,
             },
             Body::NeedsHint { error, .. } => refuse(error.clone()),
             Body::Unparsable(message) => {
@@ -235,7 +276,7 @@ impl Router {
                 match eval.tables(plan.kind, write, t) {
                     Ok(Outcome::Routed(target, reason)) => {
                         let tenant = eval.tenant.take();
-                        Route { target, write, reason, tenant }
+                        Route { target, write, reason, tenant, read_from: self.tables_read_from(t) }
                     }
                     Ok(Outcome::Split { rows, why }) => {
                         let parts: Option<Vec<SplitPart>> = t.insert.as_ref().and_then(|ins| {
@@ -243,7 +284,13 @@ impl Router {
                             rows.iter().map(|(shard, r)| split::render(stmt, *shard, r)).collect()
                         });
                         match parts {
-                            Some(parts) => Route { target: Target::Split(parts), write, reason: why, tenant: None },
+                            Some(parts) => Route {
+                                target: Target::Split(parts),
+                                write,
+                                reason: why,
+                                tenant: None,
+                                read_from: None,
+                            },
                             None => refuse(RouteError::unsupported("internal: cannot split this INSERT", "")),
                         }
                     }
@@ -315,6 +362,20 @@ fn statement_may_write(sql: &str) -> bool {
     !reads || words.any(|w| w.eq_ignore_ascii_case("for") || w.eq_ignore_ascii_case("into"))
 }
 
+/// Of two `read_from` settings, the one that sends reads closer to the primary.
+fn strictest(a: Option<ReadFrom>, b: Option<ReadFrom>) -> Option<ReadFrom> {
+    let rank = |r: ReadFrom| match r {
+        ReadFrom::Any => 0,
+        ReadFrom::Replica => 1,
+        ReadFrom::Primary => 2,
+    };
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if rank(y) > rank(x) { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
 /// Functions that write, take locks or assign a transaction ID: a SELECT calling one needs
 /// the primary (a replica would refuse it). Prefix entries end in `*`. The map's
 /// `write_functions` adds to this list.
@@ -367,8 +428,10 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
     let mut lookups = Vec::new();
     // The statements' one key, if they all name the same one (`None` once two differ).
     let mut tenant: Option<Option<Box<[KeyValue]>>> = None;
+    let mut read_from: Option<ReadFrom> = None;
     for r in routes {
         write |= r.write;
+        read_from = strictest(read_from, r.read_from);
         if let Some(k) = &r.tenant {
             tenant = match tenant {
                 None => Some(Some(k.clone())),
@@ -377,7 +440,9 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
             };
         }
         match r.target {
-            Target::Refuse(e) => return Route { target: Target::Refuse(e), write, reason: r.reason, tenant: None },
+            Target::Refuse(e) => {
+                return Route { target: Target::Refuse(e), write, reason: r.reason, tenant: None, read_from: None }
+            }
             Target::Lookup(mut l) => lookups.append(&mut l),
             Target::Any => {}
             t @ (Target::Shard(_) | Target::All) if target == Target::Any || target == t => target = t,
@@ -403,6 +468,7 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
                     write,
                     reason: reasons.join("; "),
                     tenant: None,
+                    read_from: None,
                 };
             }
         }
@@ -414,9 +480,10 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
             write,
             reason: "directory lookup needed".into(),
             tenant: None,
+            read_from: None,
         };
     }
-    Route { target, write, reason: reasons.join("; "), tenant: tenant.flatten() }
+    Route { target, write, reason: reasons.join("; "), tenant: tenant.flatten(), read_from }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The router's answer: where one statement goes, or why it cannot go anywhere.
 
 use crate::error::{ClientError, Side};
-use crate::shardmap::{FunctionIdx, KeyValue, ShardIdx};
+use crate::shardmap::{FunctionIdx, KeyValue, ReadFrom, ShardIdx};
 use tokio_postgres::error::SqlState;
 
 /// Where a statement goes and why.
@@ -15,6 +15,8 @@ pub struct Route {
     /// The one shard key the statement is routed by (e.g. tenant_id 42, or a brand and
     /// region), for per-tenant limits. `None` without a key, or with several.
     pub tenant: Option<Box<[KeyValue]>>,
+    /// The map's `table_read_from` for the tables read (the strictest of them), if any.
+    pub read_from: Option<ReadFrom>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

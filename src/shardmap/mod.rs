@@ -198,6 +198,9 @@ pub struct ShardMap {
     /// Functions (lower-case) besides the built-in list whose calls make a read need the
     /// primary.
     pub write_functions: Vec<String>,
+    /// Per table (`name` or `schema.name`, lower-case): where its reads go, overriding
+    /// `read_from` (and a user's) for statements that read it.
+    pub table_read_from: HashMap<String, ReadFrom>,
     /// Every named table (rules, reference, unsharded) by bare table name, with its schema
     /// if the map qualified it. Built from the fields above; lets `table()` answer without
     /// allocating.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::super::*;
-use crate::shardmap::ShardMap;
+use crate::shardmap::{ReadFrom, ShardMap};
 
 const REPLICATED: &str = "version: 1
 write_functions: [bump_counter, audit_*]
@@ -85,4 +85,18 @@ fn role_and_tag_hints_are_read_from_comments() {
     assert_eq!(h.role.as_deref(), Some("primary"));
     assert_eq!(h.tag.as_deref(), Some("analytics"));
     assert!(h.keys.is_empty(), "role and tag are not key hints");
+}
+
+#[test]
+fn table_read_from_applies_to_the_tables_read_strictest_first() {
+    let yaml = format!("{REPLICATED}table_read_from:\n  balances: primary\n  reports.daily: any\n");
+    let map = ShardMap::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
+    let r = Router::new(Arc::new(map));
+    let from = |sql: &str| r.route(sql, None, &Context { hints: Hints::default(), lookups: &NoLookups }).read_from;
+    assert_eq!(from("SELECT * FROM balances WHERE id = 1"), Some(ReadFrom::Primary));
+    assert_eq!(from("SELECT * FROM reports.daily"), Some(ReadFrom::Any));
+    assert_eq!(from("SELECT * FROM reports.daily d JOIN balances b ON b.id = d.id"), Some(ReadFrom::Primary));
+    assert_eq!(from("SELECT * FROM guests"), None);
+    let e = ShardMap::from_yaml(&format!("{REPLICATED}table_read_from:\n  balances: sometimes\n")).unwrap_err();
+    assert!(e.iter().any(|e| e.field == "table_read_from.balances"), "{e:?}");
 }

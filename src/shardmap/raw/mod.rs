@@ -59,6 +59,9 @@ pub struct RawShardMap {
     /// (nextval, setval, advisory locks, txid_current…).
     #[serde(default)]
     pub write_functions: Vec<String>,
+    /// Per table: replica | primary | any, overriding `read_from` for reads of that table.
+    #[serde(default)]
+    pub table_read_from: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +185,19 @@ impl TryFrom<RawShardMap> for ShardMap {
                 ReadFrom::default()
             }),
         };
+        let mut table_read_from = HashMap::new();
+        for (table, r) in &raw.table_read_from {
+            match ReadFrom::parse(&r.value) {
+                Some(v) => {
+                    table_read_from.insert(table.trim().to_ascii_lowercase(), v);
+                }
+                None => check.at(
+                    r,
+                    &format!("table_read_from.{table}"),
+                    format!("unknown read_from {:?}; use replica, primary or any", r.value),
+                ),
+            }
+        }
         match (functions, check.errors.is_empty()) {
             (Some(functions), true) => Ok(ShardMap {
                 format: FormatVersion(raw.version.value),
@@ -194,6 +210,7 @@ impl TryFrom<RawShardMap> for ShardMap {
                 unknown_tables: tables.unknown,
                 broadcast_writes: raw.broadcast_writes.is_some_and(|b| b.value),
                 read_from,
+                table_read_from,
                 write_functions: raw.write_functions.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
                 names: HashMap::new(),
             }
