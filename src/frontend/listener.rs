@@ -40,6 +40,8 @@ pub struct Shared {
     pub health: Arc<crate::pool::health::Health>,
     /// This instance's counters and histograms (per instance, so in-process tests count apart).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Logged-in clients, for the admin console's SHOW CLIENTS and KILL_CLIENT.
+    pub registry: crate::admin::ClientRegistry,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ impl Shared {
             directory: Directory::default(),
             health: Arc::default(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            registry: crate::admin::ClientRegistry::default(),
         }
     }
 }
@@ -99,7 +102,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTrac
         let shared = shared.clone();
         tracker.spawn(
             async move {
-                client::run(tcp, shared, guard).await;
+                client::run(tcp, id, shared, guard).await;
             }
             .instrument(span),
         );
