@@ -91,7 +91,21 @@ async fn show_commands_answer_with_pgbouncer_columns_and_live_values() -> anyhow
     let admin = proxy.connect("admin", "admin", "shardgate").await?;
 
     let pools = show(&admin, "SHOW POOLS").await?;
-    assert_columns(&pools, &["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "pool_mode", "shard", "server", "role"]);
+    assert_columns(
+        &pools,
+        &[
+            "database",
+            "user",
+            "cl_active",
+            "cl_waiting",
+            "sv_active",
+            "sv_idle",
+            "pool_mode",
+            "shard",
+            "server",
+            "role",
+        ],
+    );
     let home = Shards::shard_name(Shards::expected_shard(&pg, 42).await?);
     let pool = pools.find("shard", &home);
     assert_eq!(pool.len(), 1, "one pool for {home}: {:?}", pools.rows);
@@ -106,7 +120,19 @@ async fn show_commands_answer_with_pgbouncer_columns_and_live_values() -> anyhow
     assert_eq!(cell(pool, "server"), format!("{}:{}", pg.host(), pg.port()));
 
     let stats = show(&admin, "show stats;").await?;
-    assert_columns(&stats, &["database", "total_query_count", "total_received", "total_sent", "total_query_time", "total_wait_time", "avg_query_time", "avg_wait_time"]);
+    assert_columns(
+        &stats,
+        &[
+            "database",
+            "total_query_count",
+            "total_received",
+            "total_sent",
+            "total_query_time",
+            "total_wait_time",
+            "avg_query_time",
+            "avg_wait_time",
+        ],
+    );
     let all = &stats.rows[0];
     assert!(cell(all, "total_query_count").parse::<u64>()? >= 1);
     assert!(cell(all, "total_received").parse::<u64>()? > 0);
@@ -121,7 +147,10 @@ async fn show_commands_answer_with_pgbouncer_columns_and_live_values() -> anyhow
     assert_eq!(cell(on_home[0], "port"), pg.port().to_string());
 
     let databases = show(&admin, "SHOW DATABASES").await?;
-    assert_columns(&databases, &["name", "host", "port", "database", "pool_size", "pool_mode", "current_connections", "paused", "shard"]);
+    assert_columns(
+        &databases,
+        &["name", "host", "port", "database", "pool_size", "pool_mode", "current_connections", "paused", "shard"],
+    );
     assert_eq!(databases.find("name", "pms").len(), 4);
     assert_eq!(cell(databases.find("shard", &home)[0], "current_connections"), "1");
 
@@ -203,7 +232,10 @@ async fn psql_drives_every_show_command() -> anyhow::Result<()> {
     let bad = proxy.psql("admin", "admin", "shardgate", &["-c", "SHOW NONSENSE"]).await?;
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("unknown admin command") && err.contains("SHOW POOLS") && err.contains("KILL_CLIENT"), "{err}");
+    assert!(
+        err.contains("unknown admin command") && err.contains("SHOW POOLS") && err.contains("KILL_CLIENT"),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -217,7 +249,10 @@ async fn show_clients_lists_both_clients_and_kill_client_closes_only_the_named_o
     let admin = proxy.connect("admin", "admin", "shardgate").await?;
 
     let clients = show(&admin, "SHOW CLIENTS").await?;
-    assert_columns(&clients, &["type", "user", "database", "state", "addr", "port", "connect_time", "application_name", "id"]);
+    assert_columns(
+        &clients,
+        &["type", "user", "database", "state", "addr", "port", "connect_time", "application_name", "id"],
+    );
     let v = clients.find("application_name", "victim");
     let b = clients.find("application_name", "bystander");
     assert_eq!((v.len(), b.len()), (1, 1), "{:?}", clients.rows);
@@ -271,8 +306,11 @@ async fn pause_holds_new_queries_of_that_shard_until_resume() -> anyhow::Result<
     }
     let other = other.expect("a tenant on another shard");
     let second = proxy.connect("app", "app", "pms").await?;
-    tokio::time::timeout(Duration::from_secs(5), second.simple_query(&format!("SELECT 1 FROM guests WHERE tenant_id = {other}")))
-        .await??;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        second.simple_query(&format!("SELECT 1 FROM guests WHERE tenant_id = {other}")),
+    )
+    .await??;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!waiting.is_finished(), "a query of the paused shard must wait");
     let resumed_at = Instant::now();

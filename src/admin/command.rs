@@ -24,7 +24,11 @@ pub enum AdminCommand {
     Show(Show),
     /// `database`: the first word when it names a configured database, else `None` (the
     /// first database of the config is used).
-    ShowRoute { first_word: String, rest: String, whole: String },
+    ShowRoute {
+        first_word: String,
+        rest: String,
+        whole: String,
+    },
     Reload,
     /// `None`: every shard.
     Pause(Option<String>),
@@ -65,7 +69,9 @@ impl AdminCommand {
                 let what = what.to_ascii_uppercase();
                 if what == "ROUTE" {
                     if more.is_empty() {
-                        return Err(AdminError::BadArgument("SHOW ROUTE needs a statement: SHOW ROUTE [<database>] <sql>"));
+                        return Err(AdminError::BadArgument(
+                            "SHOW ROUTE needs a statement: SHOW ROUTE [<database>] <sql>",
+                        ));
                     }
                     let (first, after) = word(more);
                     return Ok(Some(AdminCommand::ShowRoute {
@@ -96,7 +102,9 @@ impl AdminCommand {
                 let id = rest.trim().trim_start_matches(['c', 'C']);
                 match id.parse::<u64>() {
                     Ok(id) => AdminCommand::KillClient(id),
-                    Err(_) => return Err(AdminError::BadArgument("KILL_CLIENT needs a client id as SHOW CLIENTS lists it")),
+                    Err(_) => {
+                        return Err(AdminError::BadArgument("KILL_CLIENT needs a client id as SHOW CLIENTS lists it"))
+                    }
                 }
             }
             "SHUTDOWN" if rest.is_empty() => AdminCommand::Shutdown,
@@ -127,7 +135,8 @@ mod tests {
 
     #[test]
     fn show_route_keeps_the_statement_text() {
-        let Some(AdminCommand::ShowRoute { first_word, rest, .. }) = parse("SHOW ROUTE pms SELECT * FROM t WHERE a = 1;")
+        let Some(AdminCommand::ShowRoute { first_word, rest, .. }) =
+            parse("SHOW ROUTE pms SELECT * FROM t WHERE a = 1;")
         else {
             panic!("not a SHOW ROUTE")
         };

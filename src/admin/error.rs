@@ -41,11 +41,14 @@ impl ClientError for AdminError {
             Self::UnknownCommand(_) | Self::BadArgument(_) | Self::ExtendedProtocol => {
                 Some(format!("commands: {COMMANDS}"))
             }
-            Self::Reload(_) => Some("fix the files and RELOAD again; `shardgate check <config>` shows the same problems".into()),
+            Self::Reload(_) => {
+                Some("fix the files and RELOAD again; `shardgate check <config>` shows the same problems".into())
+            }
             Self::NoSuchClient(_) => Some("SHOW CLIENTS lists the ids".into()),
             Self::NoSuchShard(_) => Some("SHOW SHARDS lists the shard names".into()),
             Self::PauseTimeout { .. } => Some(
-                "clients in long transactions (or session-mode clients) hold servers; retry PAUSE when they finish".into(),
+                "clients in long transactions (or session-mode clients) hold servers; retry PAUSE when they finish"
+                    .into(),
             ),
         }
     }

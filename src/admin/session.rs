@@ -62,7 +62,13 @@ pub async fn serve(login: AdminLogin, shared: Arc<Shared>, entry: Arc<ClientEntr
                     skipping = false;
                     build::ready_for_query(&mut out, TxStatus::Idle);
                 }
-                tag::PARSE | tag::BIND | tag::DESCRIBE | tag::EXECUTE | tag::CLOSE | tag::FLUSH | tag::FUNCTION_CALL => {
+                tag::PARSE
+                | tag::BIND
+                | tag::DESCRIBE
+                | tag::EXECUTE
+                | tag::CLOSE
+                | tag::FLUSH
+                | tag::FUNCTION_CALL => {
                     if !skipping {
                         skipping = true;
                         write_error(&mut out, &AdminError::ExtendedProtocol);

@@ -22,13 +22,19 @@ fn opt_s(d: Option<Duration>) -> String {
 pub fn run(shared: &Shared) -> Table {
     let c = shared.config.load();
     let (pool, replicas) = Config::defaults();
-    let mut t = Table::new(&[("key", Kind::Text), ("value", Kind::Text), ("default", Kind::Text), ("changeable", Kind::Bool)]);
+    let mut t =
+        Table::new(&[("key", Kind::Text), ("value", Kind::Text), ("default", Kind::Text), ("changeable", Kind::Bool)]);
     let mut row = |key: &str, value: String, default: Option<String>, changeable: bool| {
         t.push(vec![text(key), text(value), default, boolean(changeable)]);
     };
     row("listen", c.listen.to_string(), text("127.0.0.1:6432"), false);
     row("tls.mode", format!("{:?}", c.tls.mode).to_ascii_lowercase(), None, false);
-    row("metrics.listen", c.metrics_listen.map_or_else(|| "off".to_string(), |a| a.to_string()), text("127.0.0.1:9930"), false);
+    row(
+        "metrics.listen",
+        c.metrics_listen.map_or_else(|| "off".to_string(), |a| a.to_string()),
+        text("127.0.0.1:9930"),
+        false,
+    );
     row("workers", c.workers.map_or_else(|| "0".to_string(), |w| w.to_string()), text("0"), false);
     row("pool.mode", c.pool.mode.as_str().to_string(), text(pool.mode.as_str()), true);
     row("pool.size", c.pool.size.to_string(), text(pool.size), true);
@@ -40,7 +46,12 @@ pub fn run(shared: &Shared) -> Table {
     row("pool.lifetime_s", opt_s(c.pool.lifetime), text(opt_s(pool.lifetime)), true);
     row("pool.query_timeout_ms", opt_ms(c.pool.query_timeout), text(opt_ms(pool.query_timeout)), true);
     row("pool.reset_query", c.pool.reset_query.clone(), text(&pool.reset_query), true);
-    row("pool.max_prepared_per_server", c.pool.max_prepared_per_server.to_string(), text(pool.max_prepared_per_server), true);
+    row(
+        "pool.max_prepared_per_server",
+        c.pool.max_prepared_per_server.to_string(),
+        text(pool.max_prepared_per_server),
+        true,
+    );
     row("pool.ping_after_idle_ms", ms(c.pool.ping_after_idle), text(ms(pool.ping_after_idle)), true);
     row("limits.max_message_size", c.limits.max_message_size.to_string(), text(64u32 << 20), true);
     row("replicas.health_interval_ms", ms(c.replicas.health_interval), text(ms(replicas.health_interval)), true);

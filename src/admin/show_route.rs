@@ -18,7 +18,11 @@ pub struct Refusal {
 
 impl Refusal {
     fn of(e: &dyn ClientError) -> Self {
-        Self { sqlstate: e.sqlstate().code().to_string(), message: e.client_message(), hint: e.hint().unwrap_or_default() }
+        Self {
+            sqlstate: e.sqlstate().code().to_string(),
+            message: e.client_message(),
+            hint: e.hint().unwrap_or_default(),
+        }
     }
 }
 
@@ -34,14 +38,22 @@ pub struct Explanation {
 
 /// Routes `sql` as a client of `map` would see it (no lookup functions are queried: a
 /// statement that needs one says so).
-pub fn explain(map: &ShardMap, router: &Router, sql: &str, params: Option<&Params<'_>>, shard_hint: Option<&str>) -> Explanation {
+pub fn explain(
+    map: &ShardMap,
+    router: &Router,
+    sql: &str,
+    params: Option<&Params<'_>>,
+    shard_hint: Option<&str>,
+) -> Explanation {
     let ctx = Context { hints: Hints { shard: shard_hint, keys: &[] }, lookups: &NoLookups };
     let route = router.route(sql, params, &ctx);
     let name = |s: crate::shardmap::ShardIdx| map.shard(s).map(|x| x.name.to_string()).unwrap_or_default();
     let target = match &route.target {
         Target::Refuse(e) => Err(Refusal::of(e)),
         Target::Shard(s) => Ok(name(*s)),
-        Target::Shards(v) => Ok(format!("{} (several shards)", v.iter().map(|s| name(*s)).collect::<Vec<_>>().join(", "))),
+        Target::Shards(v) => {
+            Ok(format!("{} (several shards)", v.iter().map(|s| name(*s)).collect::<Vec<_>>().join(", ")))
+        }
         Target::Any => Ok("any shard".into()),
         Target::All => Ok("all shards".into()),
         Target::Split(parts) => {

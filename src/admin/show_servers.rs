@@ -22,7 +22,7 @@ pub fn run(shared: &Shared) -> Table {
         ("role", Kind::Text),
     ]);
     let mut states = shared.pools.states();
-    states.sort_by(|(a, _, _), (b, _, _)| a.to_string().cmp(&b.to_string()));
+    states.sort_by_key(|(key, _, _)| key.to_string());
     for (key, endpoint, state) in states {
         let active = state.connections.saturating_sub(state.idle_connections);
         let rows = std::iter::repeat_n("active", active as usize)

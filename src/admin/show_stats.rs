@@ -10,7 +10,7 @@ use crate::frontend::Shared;
 
 pub fn run(shared: &Shared) -> Table {
     let m = shared.metrics.totals();
-    let avg = |sum: u64, n: u64| if n == 0 { 0 } else { sum / n };
+    let avg = |sum: u64, n: u64| sum.checked_div(n).unwrap_or(0);
     let mut t = Table::new(&[
         ("database", Kind::Text),
         ("total_server_assignment_count", Kind::Int),
