@@ -217,6 +217,10 @@ users:
   - name: app
     password: app
     auth: scram-sha-256
+  - name: admin                   # the admin console only; it has no role on the servers
+    password: admin
+    auth: scram-sha-256
+admin_users: [admin]
 
 pool:
   mode: transaction
@@ -282,6 +286,10 @@ replica that takes the reads. Connect through it:
 Ask where a statement goes without running it:
 
     $BIN route --map .demo/pms-4.yaml "SELECT * FROM reservations WHERE tenant_id = 3"
+
+The admin console (SHOW POOLS, SHOW SHARDS, SHOW ROUTE …, PAUSE/RESUME; docs/operations.md):
+
+    psql "postgres://admin:admin@127.0.0.1:$PROXY_PORT/shardgate"
 
 Prometheus metrics (docs/metrics.md):
 

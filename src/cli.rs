@@ -146,8 +146,8 @@ pub fn check(path: &std::path::Path, options: &CheckOptions) -> ExitCode {
 
 /// `shardgate route`: prints the decision; exit 1 when the statement is refused.
 pub fn route(map: &std::path::Path, sql: &str, params: &[String], shard_hint: Option<&str>) -> ExitCode {
-    use crate::error::ClientError;
-    use crate::router::{Context, Hints, NoLookups, Params, Router, Target};
+    use crate::admin::show_route::{explain, Refusal};
+    use crate::router::{Params, Router};
 
     let map = match crate::config::load_map(map) {
         Ok(m) => std::sync::Arc::new(m),
@@ -171,65 +171,34 @@ pub fn route(map: &std::path::Path, sql: &str, params: &[String], shard_hint: Op
         }
     }
     let router = Router::new(std::sync::Arc::clone(&map));
-    let ctx = Context { hints: Hints { shard: shard_hint, keys: &[] }, lookups: &NoLookups };
     let raw: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref().map(str::as_bytes)).collect();
     let bind = Params { types: &[], formats: &[], values: &raw };
-    let route = router.route(sql, (!params.is_empty()).then_some(&bind), &ctx);
-    let name = |s: crate::shardmap::ShardIdx| map.shard(s).map(|x| x.name.to_string()).unwrap_or_default();
-    let target = match &route.target {
-        Target::Refuse(e) => {
-            println!("refused: SQLSTATE {}", e.sqlstate().code());
-            println!("message: {}", e.client_message());
-            println!("hint: {}", e.hint().unwrap_or_default());
+    let explained = explain(&map, &router, sql, (!params.is_empty()).then_some(&bind), shard_hint);
+    let print_refusal = |r: &Refusal| {
+        println!("refused: SQLSTATE {}", r.sqlstate);
+        println!("message: {}", r.message);
+        println!("hint: {}", r.hint);
+    };
+    match &explained.target {
+        Ok(target) => println!("target: {target}"),
+        Err(r) => {
+            print_refusal(r);
             return ExitCode::FAILURE;
         }
-        Target::Shard(s) => name(*s),
-        Target::Shards(v) => format!("{} (several shards)", v.iter().map(|s| name(*s)).collect::<Vec<_>>().join(", ")),
-        Target::Any => "any shard".into(),
-        Target::All => "all shards".into(),
-        Target::Split(parts) => {
-            let mut out = String::from("split INSERT");
-            for p in parts {
-                out.push_str(&format!("\n  {}: {} (parameters {:?})", name(p.shard), p.sql, p.params));
-            }
-            out
-        }
-        Target::Lookup(keys) => {
-            let k: Vec<String> = keys
-                .iter()
-                .map(|(f, key)| {
-                    let f = map.function(*f).map(|f| f.name.clone()).unwrap_or_default();
-                    let key: Vec<String> = key.iter().map(ToString::to_string).collect();
-                    format!("{f}({})", key.join(", "))
-                })
-                .collect();
-            format!("directory lookup needed for {}", k.join(", "))
-        }
-    };
-    println!("target: {target}");
-    println!("write: {}", if route.write { "yes" } else { "no" });
-    if map.shards().iter().any(|s| s.replicated()) {
-        // Outside a transaction, without hints; the session can say otherwise.
-        let server = match (route.write, map.read_from) {
-            (true, _) | (false, crate::shardmap::ReadFrom::Primary) => "the primary".to_string(),
-            (false, from) => format!("a replica (read_from: {})", from.as_str()),
-        };
+    }
+    println!("write: {}", if explained.write { "yes" } else { "no" });
+    if let Some(server) = &explained.server {
         println!("server: {server}");
     }
-    println!("reason: {}", route.reason);
-    if let Target::Shards(v) = &route.target {
-        if v.len() > 1 {
-            // A read across shards: how the proxy would merge it, or why it refuses.
-            match crate::scatter::analyse::plan(sql) {
-                Ok(plan) => println!("{}", plan.describe()),
-                Err(e) => {
-                    println!("refused: SQLSTATE {}", e.sqlstate().code());
-                    println!("message: {}", e.client_message());
-                    println!("hint: {}", e.hint().unwrap_or_default());
-                    return ExitCode::FAILURE;
-                }
-            }
+    println!("reason: {}", explained.reason);
+    // A read across shards: how the proxy would merge it, or why it refuses.
+    match &explained.merge {
+        Some(Ok(plan)) => println!("{plan}"),
+        Some(Err(r)) => {
+            print_refusal(r);
+            return ExitCode::FAILURE;
         }
+        None => {}
     }
     ExitCode::SUCCESS
 }

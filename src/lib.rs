@@ -14,6 +14,7 @@
     clippy::large_futures
 )]
 
+pub mod admin;
 pub mod auth;
 pub mod backend;
 pub mod cli;

@@ -54,7 +54,12 @@ async fn run(config: shardgate::config::Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    wait_for_signal().await;
+    // The admin console's SHUTDOWN cancels the same token a signal would.
+    let token = running.shutdown_token();
+    tokio::select! {
+        () = wait_for_signal() => {}
+        () = token.cancelled() => {}
+    }
     running.shutdown().await;
     ExitCode::SUCCESS
 }

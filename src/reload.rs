@@ -1,5 +1,5 @@
 //! Reloading the config and shard maps without a restart: on SIGHUP, on a change of any
-//! watched file, or when asked (`Running::reload`, later the admin console's RELOAD).
+//! watched file, or when asked (`Running::reload`, the admin console's RELOAD).
 //!
 //! A reload parses and validates everything first and swaps only a valid result, atomically
 //! (arc-swap). Clients pick the new maps up between transactions, so a transaction finishes on

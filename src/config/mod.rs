@@ -195,6 +195,9 @@ impl DatabaseConfig {
     }
 }
 
+/// The database name of the admin console; no configured database may take it.
+pub const ADMIN_DATABASE: &str = "shardgate";
+
 /// A complete, validated configuration. Existing means valid.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -214,9 +217,17 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Statements slower than this are logged at WARN; `None` = off.
     pub slow_statement: Option<Duration>,
+    /// Users allowed into the admin console (database [`ADMIN_DATABASE`]).
+    pub admin_users: std::collections::BTreeSet<String>,
 }
 
 impl Config {
+    /// What `pool:` and `replicas:` hold when the file leaves them out (SHOW CONFIG's
+    /// `default` column), taken from the validator so they cannot drift from it.
+    pub fn defaults() -> (PoolSettings, ReplicaSettings) {
+        validate::defaults()
+    }
+
     /// Reads and validates the config and every shard map it names.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;

@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// absent = off.
     #[serde(default)]
     pub slow_statement_ms: Option<u64>,
+    /// Users (names from `users`) who may open the admin console: database `shardgate`.
+    #[serde(default)]
+    pub admin_users: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,6 @@
 //! Turns `RawConfig` into `Config`, collecting every problem with its line and field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,6 +75,14 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
         p.at(&raw.databases, "databases", "at least one database is needed");
     }
     for (name, db) in raw.databases.value {
+        if name == super::ADMIN_DATABASE {
+            p.at(
+                &db.shard_map,
+                &format!("databases.{name}"),
+                format!("the database name {name:?} is reserved for the admin console; rename this database"),
+            );
+            continue;
+        }
         let map_path = base.join(&db.shard_map.value);
         match load_map(&map_path) {
             Ok(map) => {
@@ -111,6 +119,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
             });
         }
     }
+    let admin_users = admin_users(raw.admin_users, &users, &mut p);
     match (listen, metrics_listen, p.list.is_empty()) {
         (Some(listen), Some(metrics_listen), true) => Ok(Config {
             replicas,
@@ -129,9 +138,31 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigErro
             workers: raw.workers.filter(|w| *w > 0).map(|w| w as usize),
             metrics_listen,
             slow_statement: raw.slow_statement_ms.filter(|ms| *ms > 0).map(Duration::from_millis),
+            admin_users,
         }),
         _ => Err(ConfigError { problems: p.list }),
     }
+}
+
+/// Every admin must be a configured user: the console authenticates with that user's
+/// credentials, and a misspelt name must not silently lock the operators out.
+fn admin_users(
+    raw: Option<Spanned<Vec<String>>>,
+    users: &BTreeMap<String, UserConfig>,
+    p: &mut Problems<'_>,
+) -> BTreeSet<String> {
+    let Some(raw) = raw else { return BTreeSet::new() };
+    for name in raw.value.iter().filter(|n| !users.contains_key(n.as_str())) {
+        p.at(&raw, "admin_users", format!("no user named {name:?} in `users`"));
+    }
+    raw.value.iter().filter(|n| users.contains_key(n.as_str())).cloned().collect()
+}
+
+/// The settings a config that says nothing gets, for the admin console's SHOW CONFIG.
+pub(super) fn defaults() -> (PoolSettings, ReplicaSettings) {
+    let file = Path::new("");
+    let mut p = Problems { file, list: Vec::new() };
+    (pool(RawPool::default(), &mut p), replicas(RawReplicas::default(), &mut p))
 }
 
 /// `Some(None)`: metrics are off; `None`: invalid (a problem was recorded).

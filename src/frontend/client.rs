@@ -115,11 +115,30 @@ pub(super) struct Client {
     /// The routing decision of the current request (`None`: not routed, e.g. a single-shard
     /// database or a statement the proxy answered itself).
     pub last_route: Option<RouteKind>,
+    /// This client's entry in the admin console's registry (state, KILL_CLIENT).
+    pub entry: Arc<crate::admin::ClientEntry>,
 }
 
-pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard) {
+pub(super) async fn run(tcp: TcpStream, id: super::ConnId, shared: Arc<Shared>, guard: ClientGuard) {
+    let (addr, local) = (tcp.peer_addr().ok(), tcp.local_addr().ok());
     let auth = match handshake::startup(tcp, &shared).await {
         Ok(Startup::Cancelled) => return,
+        Ok(Startup::Admin(a)) => {
+            let info = crate::admin::NewClient {
+                id: id.0,
+                user: a.user.clone(),
+                database: crate::config::ADMIN_DATABASE.to_string(),
+                addr,
+                local,
+                tls: a.stream.is_tls(),
+                application_name: String::new(),
+                admin: true,
+            };
+            let registration = shared.registry.register(info);
+            crate::admin::serve(*a, shared.clone(), registration.entry()).await;
+            drop(guard);
+            return;
+        }
         Ok(Startup::Session(a)) => a,
         Err(f) => {
             // A connection closed before its startup packet is a health probe (pg_isready,
@@ -138,7 +157,17 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
             return;
         }
     };
-    let mut client = match Client::login(*auth, shared.clone()).await {
+    let registration = shared.registry.register(crate::admin::NewClient {
+        id: id.0,
+        user: auth.user.name.clone(),
+        database: auth.database.name.clone(),
+        addr,
+        local,
+        tls: auth.stream.is_tls(),
+        application_name: auth.params.get("application_name").unwrap_or_default().to_string(),
+        admin: false,
+    });
+    let mut client = match Client::login(*auth, shared.clone(), registration.entry()).await {
         Ok(c) => c,
         Err((stream, e)) => {
             tracing::info!(error = %e, "login refused");
@@ -167,11 +196,16 @@ pub(super) async fn run(tcp: TcpStream, shared: Arc<Shared>, guard: ClientGuard)
         }
     }
     client.finish().await;
+    drop(registration);
     drop(guard);
 }
 
 impl Client {
-    async fn login(auth: Authenticated, shared: Arc<Shared>) -> Result<Client, (Stream, FrontendError)> {
+    async fn login(
+        auth: Authenticated,
+        shared: Arc<Shared>,
+        entry: Arc<crate::admin::ClientEntry>,
+    ) -> Result<Client, (Stream, FrontendError)> {
         let Authenticated { stream, rbuf, config, user, database, params } = auth;
         let max = config.pool.max_client_conn;
         if shared.clients.load(std::sync::atomic::Ordering::Relaxed) > max as usize {
@@ -240,6 +274,7 @@ impl Client {
             cancel_sent: false,
             request_started: None,
             last_route: None,
+            entry,
         };
         // The client must see the server's ParameterStatus values; the first server of a pool
         // reports them. Session mode keeps the server it checks out here.
@@ -288,7 +323,8 @@ impl Client {
         // while a deadline does.
         let shutdown = self.shared.shutdown.clone().cancelled_owned();
         let hard_stop = self.shared.hard_stop.clone().cancelled_owned();
-        tokio::pin!(shutdown, hard_stop);
+        let killed = self.entry.killed();
+        tokio::pin!(shutdown, hard_stop, killed);
         let query_timeout = self.config.pool.query_timeout;
         loop {
             if self.handle_client_frames().await? {
@@ -349,12 +385,14 @@ impl Client {
                             continue;
                         }
                         () = &mut hard_stop => return Err(FrontendError::ShuttingDown),
+                        () = &mut killed => return Err(FrontendError::Killed),
                     }
                 }
                 None => {
                     tokio::select! {
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
                         () = &mut shutdown => return Err(FrontendError::ShuttingDown),
+                        () = &mut killed => return Err(FrontendError::Killed),
                     }
                 }
             }
@@ -372,6 +410,7 @@ impl Client {
         self.batch_open = false;
         self.cancel.slot.set(Some(server.cancel.clone()));
         self.server = Some(server);
+        self.entry.set_state(crate::admin::ClientState::Active);
         self.server_at_rest = true;
         self.server_skipping = false;
         self.copy_in = false;
@@ -409,6 +448,7 @@ impl Client {
             self.cancel.slot.set(None);
             self.busy_since = None;
             self.cancel_sent = false;
+            self.entry.set_state(crate::admin::ClientState::Idle);
         }
         self.server_shard = None;
         self.unnamed_on_server = false;
@@ -460,6 +500,7 @@ impl Client {
         if let Some(mut s) = self.server.take() {
             s.clean = false;
         }
+        self.entry.set_state(crate::admin::ClientState::Idle);
         self.server_shard = None;
         self.unnamed_on_server = false;
         self.batch_open = false;

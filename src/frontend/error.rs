@@ -35,6 +35,12 @@ pub enum FrontendError {
     TooManyClients(u32),
     #[error("shardgate is shutting down")]
     ShuttingDown,
+    /// Database `shardgate` (the admin console) asked for by a user not in `admin_users`.
+    #[error("user \"{0}\" is not allowed to use the admin console (not in admin_users)")]
+    NotAdmin(String),
+    /// The admin console's KILL_CLIENT ended this session.
+    #[error("terminating connection due to administrator command (KILL_CLIENT)")]
+    Killed,
     #[error("{what} is not supported in transaction pooling mode")]
     NeedsSessionMode { what: &'static str },
     #[error("prepared statement \"{0}\" already exists")]
@@ -85,7 +91,8 @@ impl ClientError for FrontendError {
             Self::Auth(e) => SqlState::from_code(e.sqlstate()),
             Self::BadOptions(_) => SqlState::INVALID_PARAMETER_VALUE,
             Self::TooManyClients(_) => SqlState::TOO_MANY_CONNECTIONS,
-            Self::ShuttingDown => SqlState::ADMIN_SHUTDOWN,
+            Self::ShuttingDown | Self::Killed => SqlState::ADMIN_SHUTDOWN,
+            Self::NotAdmin(_) => SqlState::INSUFFICIENT_PRIVILEGE,
             Self::NeedsSessionMode { .. } => SqlState::FEATURE_NOT_SUPPORTED,
             Self::PreparedExists(_) => SqlState::DUPLICATE_PSTATEMENT,
             Self::PreparedMissing(_) => SqlState::INVALID_SQL_STATEMENT_NAME,
@@ -168,6 +175,8 @@ impl ClientError for FrontendError {
             | Self::BadOptions(_)
             | Self::TooManyClients(_)
             | Self::ShuttingDown
+            | Self::NotAdmin(_)
+            | Self::Killed
             | Self::ServerLost(_)
             | Self::QueryTimeout
             | Self::Io(_) => true,
@@ -183,7 +192,7 @@ impl ClientError for FrontendError {
             | Self::ShardFailed { .. } => Side::Server,
             Self::Scatter(e) => e.side(),
             Self::Pool(e) => e.side(),
-            Self::TooManyClients(_) | Self::ShuttingDown => Side::Internal,
+            Self::TooManyClients(_) | Self::ShuttingDown | Self::Killed => Side::Internal,
             _ => Side::Client,
         }
     }

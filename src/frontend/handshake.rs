@@ -27,6 +27,8 @@ pub enum Startup {
     /// A CancelRequest was handled; the connection just closes.
     Cancelled,
     Session(Box<Authenticated>),
+    /// An admin user asked for the admin console (database `shardgate`).
+    Admin(Box<crate::admin::AdminLogin>),
 }
 
 /// A client whose credentials have been checked.
@@ -126,6 +128,12 @@ pub async fn startup(tcp: TcpStream, shared: &Shared) -> Result<Startup, Startup
     };
     if let Err(e) = authenticate(&mut stream, &mut rbuf, &user).await {
         return Err(fail(stream, e));
+    }
+    if db_name == crate::config::ADMIN_DATABASE {
+        if !config.admin_users.contains(&user.name) {
+            return Err(fail(stream, FrontendError::NotAdmin(user.name)));
+        }
+        return Ok(Startup::Admin(Box::new(crate::admin::AdminLogin { stream, rbuf, user: user.name })));
     }
     let Some(database) = config.databases.get(&db_name).cloned() else {
         return Err(fail(stream, FrontendError::UnknownDatabase(db_name)));

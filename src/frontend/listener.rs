@@ -42,6 +42,8 @@ pub struct Shared {
     pub tenants: Arc<super::limits::Tenants>,
     /// This instance's counters and histograms (per instance, so in-process tests count apart).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Logged-in clients, for the admin console's SHOW CLIENTS and KILL_CLIENT.
+    pub registry: crate::admin::ClientRegistry,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             health: Arc::default(),
             tenants: Arc::default(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            registry: crate::admin::ClientRegistry::default(),
         }
     }
 }
@@ -102,7 +105,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTrac
         let shared = shared.clone();
         tracker.spawn(
             async move {
-                client::run(tcp, shared, guard).await;
+                client::run(tcp, id, shared, guard).await;
             }
             .instrument(span),
         );

@@ -14,6 +14,7 @@ mod labels;
 mod sampled;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -52,6 +53,23 @@ pub struct Metrics {
     /// Plan-cache counts of routers replaced by reloads, per database, so the exported
     /// counters never go backwards when a reload builds new routers with fresh caches.
     retired_cache: Mutex<BTreeMap<String, (u64, u64)>>,
+    /// Running sums for the admin console's SHOW STATS (prometheus-client does not expose a
+    /// histogram's sum and count): one relaxed add each, per statement and per checkout.
+    statements: AtomicU64,
+    statement_us: AtomicU64,
+    checkouts: AtomicU64,
+    checkout_us: AtomicU64,
+}
+
+/// Instance totals since start, for SHOW STATS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub statements: u64,
+    pub statement_us: u64,
+    pub checkouts: u64,
+    pub checkout_us: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -90,6 +108,10 @@ impl Metrics {
             reloads,
             reload_family,
             retired_cache: Mutex::new(BTreeMap::new()),
+            statements: AtomicU64::new(0),
+            statement_us: AtomicU64::new(0),
+            checkouts: AtomicU64::new(0),
+            checkout_us: AtomicU64::new(0),
         }
     }
 
@@ -135,11 +157,27 @@ impl Metrics {
     /// How long a client waited for a pooled server.
     pub fn checkout_waited(&self, waited: Duration) {
         self.checkout_wait.observe(waited.as_secs_f64());
+        self.checkouts.fetch_add(1, Ordering::Relaxed);
+        self.checkout_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// From the client's request (Query or Sync) to the ReadyForQuery that answers it.
     pub fn statement_took(&self, took: Duration) {
         self.statement_duration.observe(took.as_secs_f64());
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.statement_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Totals since start for the admin console.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            statements: self.statements.load(Ordering::Relaxed),
+            statement_us: self.statement_us.load(Ordering::Relaxed),
+            checkouts: self.checkouts.load(Ordering::Relaxed),
+            checkout_us: self.checkout_us.load(Ordering::Relaxed),
+            bytes_received: self.client_bytes_received.get(),
+            bytes_sent: self.client_bytes_sent.get(),
+        }
     }
 
     /// A statement refused by a per-tenant cap (the tenant is not a label: unbounded).

@@ -16,6 +16,9 @@ pub enum PoolError {
     /// queue without end.
     #[error("shard {shard} has no primary: {reason}")]
     NoPrimary { shard: String, reason: String, waited_ms: u64 },
+    /// The admin console paused the shard and did not resume it within the wait limit.
+    #[error("shard {shard} is paused (waited {waited_ms} ms)")]
+    Paused { shard: String, waited_ms: u64 },
 }
 
 impl ClientError for PoolError {
@@ -23,7 +26,7 @@ impl ClientError for PoolError {
         match self {
             Self::Timeout { .. } => SqlState::TOO_MANY_CONNECTIONS,
             Self::Backend(e) => e.sqlstate(),
-            Self::NoPrimary { .. } => SqlState::CANNOT_CONNECT_NOW,
+            Self::NoPrimary { .. } | Self::Paused { .. } => SqlState::CANNOT_CONNECT_NOW,
         }
     }
 
@@ -36,6 +39,7 @@ impl ClientError for PoolError {
             Self::NoPrimary { shard, reason, waited_ms } => {
                 format!("no primary for shard {shard} (waited {waited_ms} ms): {reason}")
             }
+            Self::Paused { .. } => self.to_string(),
         }
     }
 
@@ -46,6 +50,7 @@ impl ClientError for PoolError {
             Self::NoPrimary { .. } => Some(
                 "a failover may be under way: writes resume as soon as a server of the shard is promoted; retry in a few seconds (reads still work)".into(),
             ),
+            Self::Paused { .. } => Some("an operator paused this shard from the admin console (PAUSE); it serves again after RESUME".into()),
         }
     }
 
@@ -55,7 +60,7 @@ impl ClientError for PoolError {
 
     fn side(&self) -> Side {
         match self {
-            Self::Timeout { .. } => Side::Internal,
+            Self::Timeout { .. } | Self::Paused { .. } => Side::Internal,
             Self::Backend(_) | Self::NoPrimary { .. } => Side::Server,
         }
     }

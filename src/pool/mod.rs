@@ -11,6 +11,7 @@ mod error;
 mod failures;
 pub mod health;
 mod manager;
+pub mod pause;
 pub mod select;
 mod stats;
 
@@ -56,12 +57,16 @@ pub struct ShardPool {
     startup_params: Arc<OnceLock<ServerParams>>,
     checkout_timeout: std::time::Duration,
     failures: Arc<ConnectFailures>,
+    pause: Arc<pause::PauseGate>,
 }
 
 impl ShardPool {
     /// Waits up to the checkout timeout for a server, or until opening one fails.
     /// Cancel-safe: a dropped call takes nothing.
     pub async fn checkout(&self) -> Result<Checkout, PoolError> {
+        if let Err(waited) = self.pause.wait(self.key.shard.as_str()).await {
+            return Err(PoolError::Paused { shard: self.key.shard.to_string(), waited_ms: waited.as_millis() as u64 });
+        }
         // `biased`: an idle server is taken on the first poll without ever registering with
         // the failure notifier (a mutex and a list insert per checkout otherwise). A failure
         // that lands between the two first polls is still reported, at the timeout.
@@ -105,11 +110,18 @@ pub struct Pools {
     settings: PoolSettings,
     pools: Mutex<HashMap<PoolKey, Arc<ShardPool>>>,
     tls_no_verify: Option<tokio_rustls::TlsConnector>,
+    /// The admin console's PAUSE/RESUME, consulted by every checkout.
+    pub pause: Arc<pause::PauseGate>,
 }
 
 impl Pools {
     pub fn new(settings: PoolSettings) -> Self {
-        Self { settings, pools: Mutex::new(HashMap::new()), tls_no_verify: crate::tls::connector_no_verify().ok() }
+        Self {
+            settings,
+            pools: Mutex::new(HashMap::new()),
+            tls_no_verify: crate::tls::connector_no_verify().ok(),
+            pause: Arc::default(),
+        }
     }
 
     pub fn settings(&self) -> &PoolSettings {
@@ -185,6 +197,7 @@ impl Pools {
             startup_params,
             checkout_timeout: s.checkout_timeout,
             failures,
+            pause: self.pause.clone(),
         }
     }
 }
