@@ -137,7 +137,18 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
             crate::metrics::CacheSample { database: db.name.clone(), hits, misses }
         })
         .collect();
+    let (mut clients_active, mut clients_idle) = (0u64, 0u64);
+    for c in shared.registry.list().iter().filter(|c| !c.info.admin) {
+        match c.state() {
+            crate::admin::ClientState::Active => clients_active += 1,
+            crate::admin::ClientState::Idle => clients_idle += 1,
+        }
+    }
+    let clients_waiting = pools.iter().map(|p| p.waiting).sum();
     crate::metrics::Snapshot {
+        clients_active,
+        clients_idle,
+        clients_waiting,
         clients: shared.clients.load(Ordering::Relaxed) as u64,
         generation: shared.generation.load(Ordering::Acquire),
         pools,

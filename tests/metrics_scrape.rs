@@ -91,6 +91,8 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     let connected = Scrape::take(addr).await?;
     assert_eq!(connected.get("shardgate_client_connections{}"), 1.0, "{connected:#?}");
     assert_eq!(connected.delta(&start, "shardgate_client_connections_accepted_total{}"), 1.0);
+    assert_eq!(connected.get("shardgate_clients{state=idle}"), 1.0, "{connected:#?}");
+    assert_eq!(connected.get("shardgate_clients{state=active}"), 0.0);
 
     // A routed statement: one decision, one checkout, one answered request, one plan parsed.
     let routed = "SELECT guest FROM reservations WHERE tenant_id = 42";
@@ -182,6 +184,15 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     assert_eq!(refused.delta(&reloaded, "shardgate_config_reloads_total{result=failed}"), 1.0);
     assert_eq!(refused.delta(&reloaded, "shardgate_config_reloads_total{result=ok}"), 0.0);
     assert_eq!(refused.delta(&reloaded, "shardgate_config_generation{}"), 0.0);
+
+    // A named prepared statement is prepared on each server that describes or runs it (here
+    // the one that answered Describe, then the tenant's shard's).
+    let statement = c.prepare("SELECT guest FROM reservations WHERE tenant_id = $1").await?;
+    c.query(&statement, &[&42i64]).await?;
+    let prepared = Scrape::take(addr).await?;
+    let n = prepared.delta(&refused, "shardgate_prepared_statements_prepared_total{}");
+    assert!((1.0..=2.0).contains(&n), "{prepared:#?}");
+    assert_eq!(prepared.delta(&refused, "shardgate_prepared_statements_evicted_total{}"), 0.0);
 
     drop(c);
     // The client count falls once the proxy notices the disconnect.

@@ -349,6 +349,7 @@ impl Client {
             None => return,
         };
         let mut out = BytesMut::new();
+        self.shared.metrics.prepared_on_server(evicted.len());
         for old in evicted {
             TargetName::write(tag::CLOSE, Target::Statement, &old, &mut out);
             self.await_reply(Expect::Close { forward: false });

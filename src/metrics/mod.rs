@@ -47,6 +47,10 @@ pub struct Metrics {
     statement_duration: Histogram,
     reloads: [Counter; 2],
     reload_family: Family<labels::ReloadLabels, Counter>,
+    /// Client statements prepared on a server under the proxy's names, and the ones closed to
+    /// keep a server within `max_prepared_per_server`.
+    prepared: Counter,
+    prepared_evicted: Counter,
     /// Statements refused by a per-tenant cap: [transactions, statements].
     tenant_limited: [Counter; 2],
     tenant_limit_family: Family<labels::TenantLimitLabels, Counter>,
@@ -95,6 +99,8 @@ impl Metrics {
         let tenant_limited = [TenantLimit::Transactions, TenantLimit::Statements]
             .map(|limit| tenant_limit_family.get_or_create(&labels::TenantLimitLabels { limit }).clone());
         Self {
+            prepared: Counter::default(),
+            prepared_evicted: Counter::default(),
             tenant_limited,
             tenant_limit_family,
             clients_accepted: Counter::default(),
@@ -180,6 +186,14 @@ impl Metrics {
         }
     }
 
+    /// A client's named statement was prepared on a server, closing `evicted` older ones.
+    pub fn prepared_on_server(&self, evicted: usize) {
+        self.prepared.inc();
+        if evicted > 0 {
+            self.prepared_evicted.inc_by(evicted as u64);
+        }
+    }
+
     /// A statement refused by a per-tenant cap (the tenant is not a label: unbounded).
     pub fn tenant_limited(&self, limit: TenantLimit) {
         if let Some(c) = self.tenant_limited.get(limit as usize) {
@@ -258,6 +272,16 @@ impl Metrics {
             self.statement_duration.clone(),
         );
         r.register("config_reloads", "Config and shard map reloads, by result", self.reload_family.clone());
+        r.register(
+            "prepared_statements_prepared",
+            "Client prepared statements prepared on a server under the proxy's names",
+            self.prepared.clone(),
+        );
+        r.register(
+            "prepared_statements_evicted",
+            "Prepared statements closed on a server to stay within max_prepared_per_server",
+            self.prepared_evicted.clone(),
+        );
         r.register(
             "tenant_limit_rejections",
             "Statements refused with 53400 by a per-tenant cap, by cap",

@@ -59,6 +59,11 @@ pub struct CacheSample {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub clients: u64,
+    /// Application clients (not admin sessions) by state: holding a server, holding none,
+    /// waiting for one (the pools' waiting checkouts).
+    pub clients_active: u64,
+    pub clients_idle: u64,
+    pub clients_waiting: u64,
     pub generation: u64,
     pub pools: Vec<PoolSample>,
     /// Servers of replicated shards (health, bans, lag).
@@ -95,6 +100,16 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
             None,
             g.metric_type(),
         )?)?;
+
+        let mut e = encoder.encode_descriptor(
+            "clients",
+            "Application clients by state: active (holding a server), idle, waiting (for a server).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in [("active", s.clients_active), ("idle", s.clients_idle), ("waiting", s.clients_waiting)] {
+            ConstGauge::new(n as i64).encode(e.encode_family(&[("state", state)])?)?;
+        }
 
         let g = ConstGauge::new(s.generation as i64);
         g.encode(encoder.encode_descriptor(
