@@ -114,7 +114,7 @@ async fn a_tenant_over_its_statement_rate_is_refused_until_the_next_second() -> 
             }
         }
     }
-    assert!(ok <= 10 && ok >= 5, "at most 5 per second (the burst may straddle a second): ok {ok}");
+    assert!((5..=10).contains(&ok), "at most 5 per second (the burst may straddle a second): ok {ok}");
     assert!(refused >= 2, "refused {refused}");
     assert_eq!(rejections(&proxy, "statements").await?, f64::from(refused));
     // Another tenant is not affected.
