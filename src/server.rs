@@ -88,7 +88,8 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
         .pools
         .states()
         .into_iter()
-        .map(|(key, endpoint, state)| crate::metrics::PoolSample {
+        .map(|(key, endpoint, state, connecting)| crate::metrics::PoolSample {
+            connecting: connecting as u64,
             database: key.database,
             shard: key.shard.to_string(),
             server: format!("{}:{}", endpoint.host, endpoint.port),
@@ -146,6 +147,7 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
     }
     let clients_waiting = pools.iter().map(|p| p.waiting).sum();
     crate::metrics::Snapshot {
+        prepared_cached: shared.pools.prepared_total.load(Ordering::Relaxed).max(0) as u64,
         clients_active,
         clients_idle,
         clients_waiting,

@@ -192,6 +192,7 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     let prepared = Scrape::take(addr).await?;
     let n = prepared.delta(&refused, "shardgate_prepared_statements_prepared_total{}");
     assert!((1.0..=2.0).contains(&n), "{prepared:#?}");
+    assert_eq!(prepared.get("shardgate_prepared_statements_cached{}"), n, "each prepare is still on its server");
     assert_eq!(prepared.delta(&refused, "shardgate_prepared_statements_evicted_total{}"), 0.0);
 
     drop(c);

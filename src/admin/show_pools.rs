@@ -28,7 +28,7 @@ pub fn run(shared: &Shared) -> Table {
         ("paused", Kind::Bool),
     ]);
     let mut states = shared.pools.states();
-    states.sort_by(|(a, ea, _), (b, eb, _)| {
+    states.sort_by(|(a, ea, _, _), (b, eb, _, _)| {
         (&a.database, a.shard.as_str(), &ea.host, ea.port, &a.user).cmp(&(
             &b.database,
             b.shard.as_str(),
@@ -37,7 +37,7 @@ pub fn run(shared: &Shared) -> Table {
             &b.user,
         ))
     });
-    for (key, endpoint, state) in states {
+    for (key, endpoint, state, _) in states {
         let active = state.connections.saturating_sub(state.idle_connections);
         let user = config.users.get(&key.user);
         t.push(vec![

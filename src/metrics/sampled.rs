@@ -24,6 +24,8 @@ pub struct PoolSample {
     pub user: String,
     pub idle: u64,
     pub active: u64,
+    /// Connections being opened now.
+    pub connecting: u64,
     /// Checkouts waiting for a server now.
     pub waiting: u64,
     /// bb8's counts since the pool was created: checkouts served at once, after a wait,
@@ -64,6 +66,8 @@ pub struct Snapshot {
     pub clients_active: u64,
     pub clients_idle: u64,
     pub clients_waiting: u64,
+    /// Client statements prepared on this instance's servers now.
+    pub prepared_cached: u64,
     pub generation: u64,
     pub pools: Vec<PoolSample>,
     /// Servers of replicated shards (health, bans, lag).
@@ -111,6 +115,14 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
             ConstGauge::new(n as i64).encode(e.encode_family(&[("state", state)])?)?;
         }
 
+        let g = ConstGauge::new(s.prepared_cached as i64);
+        g.encode(encoder.encode_descriptor(
+            "prepared_statements_cached",
+            "Client statements prepared on this instance's servers now (each server counts its own).",
+            None,
+            g.metric_type(),
+        )?)?;
+
         let g = ConstGauge::new(s.generation as i64);
         g.encode(encoder.encode_descriptor(
             "config_generation",
@@ -126,7 +138,7 @@ impl<F: Fn() -> Option<Snapshot> + Send + Sync + 'static> Collector for Sampler<
             MetricType::Gauge,
         )?;
         for p in &s.pools {
-            for (state, n) in [("idle", p.idle), ("active", p.active)] {
+            for (state, n) in [("idle", p.idle), ("active", p.active), ("connecting", p.connecting)] {
                 let [d, sh, sv, r, u] = pool_labels(p);
                 ConstGauge::new(n as i64).encode(e.encode_family(&[d, sh, sv, r, u, ("state", state)])?)?;
             }

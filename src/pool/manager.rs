@@ -1,5 +1,6 @@
 //! bb8's view of a server: how to open one, when to ping it, when it must not come back.
 
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -12,6 +13,19 @@ pub struct ServerManager {
     pub params: ConnectParams,
     pub ping_after_idle: Duration,
     pub startup_params: Arc<OnceLock<ServerParams>>,
+    /// Connections of this pool being opened now (for /metrics).
+    pub connecting: Arc<AtomicUsize>,
+    /// The instance's count of statements prepared on servers.
+    pub prepared_total: Arc<AtomicI64>,
+}
+
+/// Counts one connection attempt while it lasts, however it ends.
+struct Connecting<'a>(&'a AtomicUsize);
+
+impl Drop for Connecting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl bb8::ManageConnection for ServerManager {
@@ -19,7 +33,11 @@ impl bb8::ManageConnection for ServerManager {
     type Error = BackendError;
 
     async fn connect(&self) -> Result<Server, BackendError> {
-        let server = connect(&self.params).await?;
+        self.connecting.fetch_add(1, Ordering::Relaxed);
+        let attempt = Connecting(&self.connecting);
+        let mut server = connect(&self.params).await?;
+        drop(attempt);
+        server.prepared.count_in(self.prepared_total.clone());
         let _ = self.startup_params.set(server.startup_params.clone());
         tracing::debug!(server = %server.addr(), pid = server.backend_pid(), "server connected");
         Ok(server)

@@ -57,6 +57,8 @@ pub struct ShardPool {
     startup_params: Arc<OnceLock<ServerParams>>,
     checkout_timeout: std::time::Duration,
     failures: Arc<ConnectFailures>,
+    /// Connections being opened now (for /metrics).
+    pub connecting: Arc<std::sync::atomic::AtomicUsize>,
     pause: Arc<pause::PauseGate>,
 }
 
@@ -112,6 +114,8 @@ pub struct Pools {
     tls_no_verify: Option<tokio_rustls::TlsConnector>,
     /// The admin console's PAUSE/RESUME, consulted by every checkout.
     pub pause: Arc<pause::PauseGate>,
+    /// Statements prepared on all servers of this instance now (for /metrics).
+    pub prepared_total: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Pools {
@@ -121,6 +125,7 @@ impl Pools {
             pools: Mutex::new(HashMap::new()),
             tls_no_verify: crate::tls::connector_no_verify().ok(),
             pause: Arc::default(),
+            prepared_total: Arc::default(),
         }
     }
 
@@ -167,6 +172,7 @@ impl Pools {
         };
         let startup_params = Arc::new(OnceLock::new());
         let failures = Arc::new(ConnectFailures::default());
+        let connecting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let manager = ServerManager {
             params: ConnectParams {
                 endpoint: endpoint.clone(),
@@ -177,6 +183,8 @@ impl Pools {
             },
             ping_after_idle: self.settings.ping_after_idle,
             startup_params: startup_params.clone(),
+            connecting: connecting.clone(),
+            prepared_total: self.prepared_total.clone(),
         };
         let s = &self.settings;
         let pool = bb8::Pool::builder()
@@ -198,6 +206,7 @@ impl Pools {
             checkout_timeout: s.checkout_timeout,
             failures,
             pause: self.pause.clone(),
+            connecting,
         }
     }
 }
