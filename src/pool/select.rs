@@ -143,3 +143,108 @@ pub fn primary(shard: &Shard, board: &Board, now: Instant) -> Result<ServerIdx, 
 fn declared_primary(shard: &Shard) -> ServerIdx {
     ServerIdx(shard.servers.iter().position(|s| s.declared == Declared::Primary).unwrap_or(0) as u16)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::pool::health::{ServerHealth, Status};
+    use crate::shardmap::ShardMap;
+
+    const MAP: &str = "version: 1
+shards:
+  - name: s
+    primary: { host: p, database: d }
+    replicas:
+      - { host: r1, database: d }
+      - { host: r2, database: d, weight: 3 }
+      - { host: ra, database: d, tags: [analytics] }
+";
+
+    fn shard() -> Shard {
+        ShardMap::from_yaml(MAP).unwrap().shards()[0].clone()
+    }
+
+    fn status(in_recovery: bool, lsn: u64, lag_bytes: u64) -> ServerHealth {
+        ServerHealth {
+            status: Some(Status { in_recovery, lsn, lag_bytes, lag: Duration::ZERO, paused: false }),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// Primary p up; replicas r1, r2, ra up and caught up at LSN 100.
+    fn healthy(shard: &Shard) -> Board {
+        let mut servers = HashMap::new();
+        for (i, s) in shard.servers.iter().enumerate() {
+            servers.insert(s.endpoint.clone(), status(i > 0, 100, 0));
+        }
+        Board { servers, rounds: 1 }
+    }
+
+    fn picks(shard: &Shard, board: &Board, want: Want<'_>, selection: Selection, n: usize) -> Vec<u16> {
+        let health = Health::default();
+        let settings = ReplicaSettings { selection, ..ReplicaSettings::default() };
+        (0..n).map(|_| pick(shard, board, &health, want, &settings, &mut |_| 0).unwrap().0).collect()
+    }
+
+    const READ: Want<'static> = Want::Read { from: ReadFrom::Replica, tag: None, min_lsn: 0 };
+
+    #[test]
+    fn writes_take_the_server_out_of_recovery_and_reads_the_untagged_replicas() {
+        let s = shard();
+        let b = healthy(&s);
+        assert_eq!(picks(&s, &b, Want::Primary, Selection::RoundRobin, 3), vec![0, 0, 0]);
+        let reads = picks(&s, &b, READ, Selection::RoundRobin, 400);
+        assert!(reads.iter().all(|&i| i == 1 || i == 2), "the analytics replica serves only tagged reads");
+        let heavy = reads.iter().filter(|&&i| i == 2).count();
+        assert_eq!(heavy, 300, "weight 3 against 1: three reads in four");
+    }
+
+    #[test]
+    fn tags_lag_and_read_your_writes_narrow_the_choice() {
+        let s = shard();
+        let mut b = healthy(&s);
+        let tagged = Want::Read { from: ReadFrom::Replica, tag: Some("analytics"), min_lsn: 0 };
+        assert_eq!(picks(&s, &b, tagged, Selection::LeastOutstanding, 5), vec![3; 5]);
+        // r2 far behind, r1 not yet at the client's commit: only the primary qualifies.
+        b.servers.insert(s.servers[2].endpoint.clone(), status(true, 10, 1 << 30));
+        let after_write = Want::Read { from: ReadFrom::Replica, tag: None, min_lsn: 150 };
+        assert_eq!(picks(&s, &b, after_write, Selection::LeastOutstanding, 3), vec![0; 3]);
+        assert_eq!(picks(&s, &b, READ, Selection::LeastOutstanding, 3), vec![1; 3], "r2 lags past max_lag_bytes");
+    }
+
+    #[test]
+    fn no_primary_or_two_primaries_refuse_writes_but_reads_go_on() {
+        let s = shard();
+        let mut b = healthy(&s);
+        b.servers.insert(s.servers[0].endpoint.clone(), ServerHealth::default());
+        let now = Instant::now();
+        assert!(primary(&s, &b, now).is_err(), "the primary is down");
+        assert!(picks(&s, &b, READ, Selection::RoundRobin, 4).iter().all(|&i| i == 1 || i == 2));
+        // A promoted replica is the new primary.
+        b.servers.insert(s.servers[1].endpoint.clone(), status(false, 200, 0));
+        assert_eq!(primary(&s, &b, now), Ok(ServerIdx(1)));
+        // The old primary back without being rewound: two primaries, writes wait.
+        b.servers.insert(s.servers[0].endpoint.clone(), status(false, 150, 0));
+        assert!(primary(&s, &b, now).unwrap_err().0.contains("several servers"));
+        // Before any check the map's primary is assumed.
+        assert_eq!(primary(&s, &Board::default(), now), Ok(ServerIdx(0)));
+    }
+
+    #[test]
+    fn least_outstanding_follows_load_per_weight() {
+        let s = shard();
+        let b = healthy(&s);
+        let health = Health::default();
+        let settings = ReplicaSettings::default();
+        // r1 has 2 in use (weight 1), r2 has 5 (weight 3): 3/1 > 6/3, so r2.
+        let mut load = |i: ServerIdx| match i.0 {
+            1 => 2,
+            2 => 5,
+            _ => 0,
+        };
+        assert_eq!(pick(&s, &b, &health, READ, &settings, &mut load), Ok(ServerIdx(2)));
+    }
+}
