@@ -170,7 +170,7 @@ pub struct RawReplicas {
     #[serde(default)]
     pub read_your_writes: Option<bool>,
     /// The configured user whose server credentials the health checks log in with.
-    /// Default: the first user (by name).
+    /// Default: the first user (by name) not in `admin_users`.
     #[serde(default)]
     pub health_user: Option<Spanned<String>>,
 }

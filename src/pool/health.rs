@@ -131,8 +131,13 @@ impl Health {
                 Ok(status) if old.is_none_or(|o| o.failures > 0 || o.status.is_none()) => {
                     tracing::info!(server = %endpoint, in_recovery = status.in_recovery, "server is up");
                 }
-                Err(CheckError::Login(e)) => {
-                    tracing::error!(server = %endpoint, error = %e, "health check cannot log in; fix replicas.health_user");
+                // Once a minute or so at the default interval, not every round.
+                Err(CheckError::Login(e)) if before.rounds % 100 == 0 => {
+                    tracing::error!(
+                        server = %endpoint,
+                        error = %e,
+                        "health check cannot log in (replicas are not used until it can); fix replicas.health_user"
+                    );
                 }
                 Err(CheckError::Down(e)) if old.is_none_or(|o| o.status.is_some() || o.failures == 0) => {
                     tracing::warn!(server = %endpoint, error = %e, "health check failed");
@@ -249,10 +254,12 @@ fn replicated_shards(cfg: &Config) -> Vec<Vec<Endpoint>> {
     out
 }
 
+/// The configured `health_user`, else the first user (by name) that is not an admin: admin
+/// users may exist only for the console and have no role on the servers.
 fn health_user(cfg: &Config) -> Option<&UserConfig> {
     match &cfg.replicas.health_user {
         Some(name) => cfg.users.get(name),
-        None => cfg.users.values().next(),
+        None => cfg.users.values().find(|u| !cfg.admin_users.contains(&u.name)).or_else(|| cfg.users.values().next()),
     }
 }
 
