@@ -99,6 +99,7 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     c.batch_execute(routed).await?;
     let after_routed = Scrape::take(addr).await?;
     assert_eq!(after_routed.delta(&connected, SINGLE), 1.0, "{after_routed:#?}");
+    assert_eq!(after_routed.delta(&connected, "shardgate_transactions_total{route=single}"), 1.0);
     assert_eq!(after_routed.delta(&connected, CHECKOUTS), 1.0);
     assert_eq!(after_routed.delta(&connected, DURATION), 1.0);
     assert_eq!(after_routed.delta(&connected, MISSES), 1.0);
@@ -141,6 +142,7 @@ async fn known_traffic_moves_the_counters_by_exactly_that_much() -> anyhow::Resu
     assert!(!rows.is_empty());
     let after_scatter = Scrape::take(addr).await?;
     assert_eq!(after_scatter.delta(&again, SCATTER), 1.0, "{after_scatter:#?}");
+    assert_eq!(after_scatter.delta(&again, "shardgate_transactions_total{route=scatter}"), 1.0);
     assert_eq!(after_scatter.delta(&again, SINGLE), 0.0);
     assert_eq!(after_scatter.delta(&again, DURATION), 1.0);
     assert_eq!(after_scatter.delta(&again, CHECKOUTS), 4.0, "one server per shard");

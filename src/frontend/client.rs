@@ -115,6 +115,8 @@ pub(super) struct Client {
     /// The routing decision of the current request (`None`: not routed, e.g. a single-shard
     /// database or a statement the proxy answered itself).
     pub last_route: Option<RouteKind>,
+    /// Something was sent to the held server since its transaction began, under this route.
+    pub tx_kind: Option<RouteKind>,
     /// This client's entry in the admin console's registry (state, KILL_CLIENT).
     pub entry: Arc<crate::admin::ClientEntry>,
 }
@@ -274,6 +276,7 @@ impl Client {
             cancel_sent: false,
             request_started: None,
             last_route: None,
+            tx_kind: None,
             entry,
         };
         // The client must see the server's ParameterStatus values; the first server of a pool
@@ -433,6 +436,9 @@ impl Client {
         if self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
             // The transaction is over, in either pooling mode.
             self.tenant_slot = None;
+            if let Some(kind) = self.tx_kind.take() {
+                self.shared.metrics.transaction_done(kind);
+            }
             if self.mode == PoolMode::Transaction {
                 self.release();
             }

@@ -80,6 +80,9 @@ impl Client {
 
     /// Appends bytes for the server; marks the server busy.
     pub(super) fn send(&mut self, bytes: &[u8]) {
+        if self.tx_kind.is_none() {
+            self.tx_kind = Some(self.last_route.unwrap_or(crate::metrics::RouteKind::Single));
+        }
         self.sout.extend_from_slice(bytes);
         self.server_at_rest = false;
         if self.busy_since.is_none() && self.config.pool.query_timeout.is_some() {

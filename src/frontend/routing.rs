@@ -236,6 +236,7 @@ impl Client {
             Target::Shards(v) if v.len() == 1 => v[0],
             Target::Shards(v) => {
                 self.start_scatter(sql, v, params, simple, route.read_from).await?;
+                self.shared.metrics.transaction_done(crate::metrics::RouteKind::Scatter);
                 return Ok(Decision::Handled);
             }
             Target::All => {
@@ -251,6 +252,7 @@ impl Client {
                     self.refuse(self.cross_shard_error("every shard"), simple).await?;
                     return Ok(Decision::Handled);
                 }
+                self.shared.metrics.transaction_done(crate::metrics::RouteKind::Broadcast);
                 if simple {
                     if let Err(e) = self.broadcast(sql, true).await {
                         self.refuse(e, simple).await?;
@@ -277,6 +279,7 @@ impl Client {
                     self.refuse(self.cross_shard_error("several shards"), simple).await?;
                     return Ok(Decision::Handled);
                 }
+                self.shared.metrics.transaction_done(crate::metrics::RouteKind::Split);
                 if let Err(e) = self.split_insert(&parts).await {
                     self.refuse(e, simple).await?;
                 }

@@ -42,6 +42,9 @@ pub struct Metrics {
     /// Indexed by `RouteKind as usize`; created once so counting is one atomic add.
     routes: [Counter; RouteKind::ALL.len()],
     route_family: Family<RouteLabels, Counter>,
+    /// Transactions (server cycles) by the route of their statements, indexed like `routes`.
+    transactions: [Counter; RouteKind::ALL.len()],
+    transaction_family: Family<RouteLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     checkout_wait: Histogram,
     statement_duration: Histogram,
@@ -92,6 +95,9 @@ impl Metrics {
     pub fn new() -> Self {
         let route_family = Family::<RouteLabels, Counter>::default();
         let routes = RouteKind::ALL.map(|kind| route_family.get_or_create(&RouteLabels { route: kind }).clone());
+        let transaction_family = Family::<RouteLabels, Counter>::default();
+        let transactions =
+            RouteKind::ALL.map(|kind| transaction_family.get_or_create(&RouteLabels { route: kind }).clone());
         let reload_family = Family::<labels::ReloadLabels, Counter>::default();
         let reloads = [ReloadResult::Ok, ReloadResult::Failed]
             .map(|result| reload_family.get_or_create(&labels::ReloadLabels { result }).clone());
@@ -99,6 +105,8 @@ impl Metrics {
         let tenant_limited = [TenantLimit::Transactions, TenantLimit::Statements]
             .map(|limit| tenant_limit_family.get_or_create(&labels::TenantLimitLabels { limit }).clone());
         Self {
+            transactions,
+            transaction_family,
             prepared: Counter::default(),
             prepared_evicted: Counter::default(),
             tenant_limited,
@@ -183,6 +191,15 @@ impl Metrics {
             checkout_us: self.checkout_us.load(Ordering::Relaxed),
             bytes_received: self.client_bytes_received.get(),
             bytes_sent: self.client_bytes_sent.get(),
+        }
+    }
+
+    /// A transaction ended: a server went back (or, in session pooling, came to rest) after
+    /// statements of route `kind`, or a read across shards, DDL on every shard or a split
+    /// INSERT completed.
+    pub fn transaction_done(&self, kind: RouteKind) {
+        if let Some(c) = self.transactions.get(kind as usize) {
+            c.inc();
         }
     }
 
@@ -272,6 +289,11 @@ impl Metrics {
             self.statement_duration.clone(),
         );
         r.register("config_reloads", "Config and shard map reloads, by result", self.reload_family.clone());
+        r.register(
+            "transactions",
+            "Transactions ended, by the route of their statements (single also counts unrouted pooling)",
+            self.transaction_family.clone(),
+        );
         r.register(
             "prepared_statements_prepared",
             "Client prepared statements prepared on a server under the proxy's names",
