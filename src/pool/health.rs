@@ -132,7 +132,7 @@ impl Health {
                     tracing::info!(server = %endpoint, in_recovery = status.in_recovery, "server is up");
                 }
                 // Once a minute or so at the default interval, not every round.
-                Err(CheckError::Login(e)) if before.rounds % 100 == 0 => {
+                Err(CheckError::Login(e)) if before.rounds.is_multiple_of(100) => {
                     tracing::error!(
                         server = %endpoint,
                         error = %e,
