@@ -109,3 +109,49 @@ async fn require_fails_clearly_when_the_server_has_no_tls() -> anyhow::Result<()
     proxy.connect("app", "app", "pms").await?.query_one("SELECT 1", &[]).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_of_a_tls_shard_use_tls_and_reads_reach_its_replica() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let ca = enable_server_tls(&pg).await?;
+    pg.ensure_role("app", "app").await?;
+    pg.ensure_database("pms", "app").await?;
+    // The replica copies the primary's TLS settings with its data.
+    let replica = pg.start_replica_async().await?;
+    let map = format!(
+        "version: 1\nshards:\n  - name: main\n    primary: {{ host: localhost, port: {}, database: pms, tls: verify-full, ca_file: {} }}\n    \
+         replicas: [ {{ host: 127.0.0.1, port: {}, database: pms, tls: require }} ]\n",
+        pg.port(),
+        ca.display(),
+        replica.port()
+    );
+    let proxy = Proxy::builder(&pg)
+        .database_with_map("pms", &map)
+        .extra_yaml("replicas:\n  health_interval_ms: 100\n")
+        .start()
+        .await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    let start = std::time::Instant::now();
+    loop {
+        let port: i32 = c.query_one("SELECT inet_server_port()", &[]).await?.get(0);
+        if port == i32::from(replica.port()) {
+            break;
+        }
+        anyhow::ensure!(start.elapsed() < std::time::Duration::from_secs(10), "reads never reached the replica");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for server in [&pg, &replica] {
+        let checks: i64 = server
+            .client("postgres")
+            .await?
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.application_name = 'shardgate health check' AND s.ssl",
+                &[],
+            )
+            .await?
+            .get(0);
+        assert_eq!(checks, 1, "the health check of {} runs over TLS", server.port());
+    }
+    Ok(())
+}

@@ -82,20 +82,9 @@ impl Directory {
 }
 
 async fn query(spec: &LookupSpec, key: &[KeyValue], user: &UserConfig) -> Result<Option<String>, FrontendError> {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host(&spec.endpoint.host)
-        .port(spec.endpoint.port)
-        .dbname(&spec.endpoint.database)
-        .user(&user.server_user)
-        .connect_timeout(QUERY_TIMEOUT);
-    if let Some(p) = &user.server_password {
-        cfg.password(p.as_bytes());
-    }
-    let (client, conn) = cfg
-        .connect(tokio_postgres::NoTls)
+    let client = super::control::connect(&spec.endpoint, user, "shardgate directory", QUERY_TIMEOUT)
         .await
         .map_err(|e| FrontendError::Lookup(format!("directory connection: {e}")))?;
-    let task = tokio::spawn(conn);
     let rows = async {
         let stmt = client.prepare(&spec.query).await?;
         let values: Vec<Box<dyn ToSql + Sync + Send>> =
@@ -105,7 +94,6 @@ async fn query(spec: &LookupSpec, key: &[KeyValue], user: &UserConfig) -> Result
     }
     .await;
     drop(client);
-    task.abort();
     let rows = rows.map_err(|e| FrontendError::Lookup(format!("directory query: {e}")))?;
     if rows.len() > 1 {
         return Err(FrontendError::Lookup("the directory returned more than one shard for a key".into()));

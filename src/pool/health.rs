@@ -356,21 +356,10 @@ async fn check(
 }
 
 async fn connect(e: &Endpoint, user: &UserConfig) -> Result<tokio_postgres::Client, CheckError> {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host(&e.host)
-        .port(e.port)
-        .dbname(&e.database)
-        .user(&user.server_user)
-        .application_name("shardgate health check")
-        .connect_timeout(Duration::from_secs(2));
-    if let Some(p) = &user.server_password {
-        cfg.password(p.as_bytes());
-    }
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
+    super::control::connect(e, user, "shardgate health check", Duration::from_secs(2)).await.map_err(|err| match err {
+        super::control::ControlError::Postgres(pg) => CheckError::from(pg),
+        super::control::ControlError::Tls(msg) => CheckError::Down(msg),
+    })
 }
 
 /// `16/B374D848` → 0x16_B374D848, as PostgreSQL's pg_lsn.

@@ -6,6 +6,7 @@
 //! a server goes back only when `clean` (idle ReadyForQuery 'I', nothing unread), otherwise
 //! bb8 drops it; and the validity ping runs only for servers idle longer than a threshold.
 
+pub mod control;
 mod directory;
 mod error;
 mod failures;
