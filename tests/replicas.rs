@@ -414,3 +414,49 @@ async fn per_table_and_per_user_read_from_pick_the_server() -> anyhow::Result<()
     proxy.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_right_after_a_write_waits_briefly_for_a_replica_to_replay_it() -> anyhow::Result<()> {
+    let (primary, replicas) = primary_with_replicas(1).await?;
+    let replica = &replicas[0];
+    // Rare scheduled checks: only the early rounds a waiting read asks for can show the
+    // replica caught up in time.
+    let slow_checks = "replicas:\n  health_interval_ms: 3000\n";
+    let run = |wait_ms: u64| {
+        let (primary, replica) = (&primary, replica);
+        async move {
+            let proxy = Proxy::builder(primary)
+                .database_with_map("pms", &map(primary, &[replica], false))
+                .user("app", "app", "scram-sha-256")
+                .no_provision()
+                .extra_yaml(&format!("{slow_checks}  read_your_writes_wait_ms: {wait_ms}\n"))
+                .start()
+                .await?;
+            let app = proxy.connect("app", "app", "pms").await?;
+            let r = replica.port();
+            eventually(Duration::from_secs(10), "reads reach the replica", || async {
+                Ok(port(&app, WHO).await? == r)
+            })
+            .await?;
+            let mut on_replica = 0;
+            for i in 0..5i64 {
+                app.execute("INSERT INTO guests VALUES ($1, 'x')", &[&(wait_ms as i64 * 100 + i)]).await?;
+                let seen: i64 = app
+                    .query_one("SELECT count(*) FROM guests WHERE id = $1", &[&(wait_ms as i64 * 100 + i)])
+                    .await?
+                    .get(0);
+                assert_eq!(seen, 1, "the writer always sees its own row");
+                if port(&app, WHO).await? == r {
+                    on_replica += 1;
+                }
+            }
+            proxy.shutdown().await;
+            anyhow::Ok(on_replica)
+        }
+    };
+    let waiting = run(500).await?;
+    assert!(waiting >= 4, "with a short wait the reads after a write use the replica: {waiting} of 5");
+    let straight = run(0).await?;
+    assert!(straight <= 1, "without it they go to the primary until the next scheduled check: {straight} of 5");
+    Ok(())
+}

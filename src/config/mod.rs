@@ -129,6 +129,9 @@ pub struct ReplicaSettings {
     pub ban: Duration,
     pub primary_wait: Duration,
     pub read_your_writes: bool,
+    /// A read after the client's own write waits this long for a health round to show a
+    /// replica that has replayed it, before going to the primary.
+    pub read_your_writes_wait: Duration,
     /// Name of the configured user whose server credentials the health checks use.
     pub health_user: Option<String>,
 }
@@ -143,6 +146,7 @@ impl Default for ReplicaSettings {
             max_lag: Duration::from_secs(10),
             ban: Duration::from_secs(1),
             primary_wait: Duration::from_secs(2),
+            read_your_writes_wait: Duration::from_millis(20),
             read_your_writes: true,
             health_user: None,
         }

@@ -165,6 +165,11 @@ pub struct RawReplicas {
     /// Default 2000.
     #[serde(default)]
     pub primary_wait_ms: Option<u64>,
+    /// A read after the client's own write waits up to this long for a check round that
+    /// shows a replica has replayed the write; then it goes to the primary. Default 20; 0 =
+    /// straight to the primary.
+    #[serde(default)]
+    pub read_your_writes_wait_ms: Option<u64>,
     /// After a client's write commits, its reads go only to replicas that have replayed it.
     /// Default true.
     #[serde(default)]

@@ -295,6 +295,7 @@ fn replicas(raw: RawReplicas, p: &mut Problems<'_>) -> ReplicaSettings {
         max_lag: raw.max_lag_ms.map_or(d.max_lag, Duration::from_millis),
         ban: positive(&raw.ban_ms, "replicas.ban_ms", d.ban, p),
         primary_wait: raw.primary_wait_ms.map_or(d.primary_wait, Duration::from_millis),
+        read_your_writes_wait: raw.read_your_writes_wait_ms.map_or(d.read_your_writes_wait, Duration::from_millis),
         read_your_writes: raw.read_your_writes.unwrap_or(d.read_your_writes),
         health_user: raw.health_user.map(|u| u.value),
     }

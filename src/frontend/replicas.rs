@@ -105,6 +105,23 @@ impl Client {
         select::pick(s, &board, &self.shared.health, need.want(), &self.config.replicas, &mut load)
     }
 
+    /// `chosen` is the primary only because of read-your-writes: without the client's LSN a
+    /// replica would have been picked. Pure check on the board; no I/O.
+    fn read_your_writes_holds_back(&mut self, shard: ShardIdx, need: &Need, chosen: ServerIdx) -> bool {
+        let Need::Read { from, tag, min_lsn } = need else { return false };
+        if *min_lsn == 0 || self.config.replicas.read_your_writes_wait.is_zero() || !self.routing.replicated(shard) {
+            return false;
+        }
+        let board = self.shared.health.board();
+        let Some(s) = self.routing.db.map.shard(shard) else { return false };
+        let is_primary = select::primary(s, &board, std::time::Instant::now()).is_ok_and(|p| p == chosen);
+        if !is_primary {
+            return false;
+        }
+        let without = Need::Read { from: *from, tag: tag.clone(), min_lsn: 0 };
+        self.pick(shard, &without).is_ok_and(|other| other != chosen)
+    }
+
     fn no_primary(&self, shard: ShardIdx, reason: String, waited_ms: u64) -> FrontendError {
         FrontendError::Pool(PoolError::NoPrimary { shard: self.routing.shard_name(shard), reason, waited_ms })
     }
@@ -120,8 +137,20 @@ impl Client {
         let replicated = self.routing.replicated(shard);
         let deadline = tokio::time::Instant::now() + self.config.replicas.primary_wait;
         let mut attempts = 0;
+        let ryw_deadline = tokio::time::Instant::now() + self.config.replicas.read_your_writes_wait;
         loop {
             let server = match self.pick(shard, need) {
+                Ok(s)
+                    if tokio::time::Instant::now() < ryw_deadline
+                        && self.read_your_writes_holds_back(shard, need, s) =>
+                {
+                    // Only the client's own commit keeps the replicas out: give check rounds
+                    // (asked for now) a moment to show one has replayed it.
+                    let changed = self.shared.health.changed.notified();
+                    self.shared.health.check_soon();
+                    let _ = tokio::time::timeout_at(ryw_deadline, changed).await;
+                    continue;
+                }
                 Ok(s) => s,
                 Err(NoPrimary(reason)) => {
                     let now = tokio::time::Instant::now();

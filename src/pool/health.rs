@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ReplicaSettings, UserConfig};
 use crate::shardmap::Endpoint;
 
+/// Shortest time between the starts of two check rounds, however often one is asked for.
+const MIN_ROUND_SPACING: Duration = Duration::from_millis(10);
+
 /// Longest ban of a failing server, whatever the number of failures.
 const MAX_BAN: Duration = Duration::from_secs(30);
 
@@ -93,6 +96,11 @@ pub struct Health {
 impl Health {
     pub fn board(&self) -> Arc<Board> {
         self.board.load_full()
+    }
+
+    /// Asks the checker for a round now (a read waits to see a replica catch up).
+    pub fn check_soon(&self) {
+        self.recheck.notify_one();
     }
 
     /// A client could not use `endpoint` (connect refused, connection lost): ban it now rather
@@ -225,16 +233,20 @@ pub async fn watch(health: Arc<Health>, config: impl Fn() -> Arc<Config>, stop: 
         let cfg = config();
         let settings = cfg.replicas.clone();
         let shards = replicated_shards(&cfg);
+        let started = Instant::now();
         if !shards.is_empty() {
             if let Some(user) = health_user(&cfg) {
-                let started = Instant::now();
                 let results = check_round(&shards, user, &settings, &mut conns).await;
                 health.publish(started, results, &settings);
             }
         }
         tokio::select! {
             () = tokio::time::sleep(settings.health_interval) => {}
-            () = health.recheck.notified() => {}
+            () = health.recheck.notified() => {
+                // Early rounds (a failure, a read waiting for its own write) are spaced, so
+                // a busy proxy cannot turn the checks into a flood.
+                tokio::time::sleep_until((started + MIN_ROUND_SPACING).into()).await;
+            }
             () = stop.cancelled() => return,
         }
     }
