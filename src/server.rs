@@ -72,18 +72,7 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
     let config = shared.config.load();
     let board = shared.health.board();
     let now = std::time::Instant::now();
-    // A server's role as the health board sees it now; servers of unreplicated shards are
-    // their shard's primary by definition.
-    let role = |endpoint: &crate::shardmap::Endpoint| -> &'static str {
-        match board.get(endpoint) {
-            None => "primary",
-            Some(h) => match &h.status {
-                Some(s) if s.in_recovery => "replica",
-                Some(_) => "primary",
-                None => "down",
-            },
-        }
-    };
+    let role = |endpoint: &crate::shardmap::Endpoint| board.role_now(endpoint);
     let mut pools = shared
         .pools
         .states()

@@ -14,7 +14,6 @@ mod kill_client;
 mod pause;
 pub mod registry;
 mod reload;
-mod role;
 mod session;
 mod show_clients;
 mod show_config;

@@ -5,7 +5,6 @@
 //! (connections being checked or opened) and maxwait (age of the oldest waiter). A server
 //! checked out is held by exactly one client, so cl_active equals sv_active.
 
-use super::role::role_now;
 use super::table::{boolean, text, Kind, Table};
 use crate::frontend::Shared;
 
@@ -50,7 +49,7 @@ pub fn run(shared: &Shared) -> Table {
             user.map(|u| u.pool_mode.as_str().to_string()),
             text(key.shard.as_str()),
             text(format!("{}:{}", endpoint.host, endpoint.port)),
-            text(role_now(&board, &endpoint)),
+            text(board.role_now(&endpoint)),
             user.map(|u| u.pool_size.to_string()),
             boolean(paused.covers(key.shard.as_str())),
         ]);

@@ -4,7 +4,6 @@
 //! true of every connection of its pool (user, database, state, address, shard, role);
 //! per-connection details (connect_time, remote_pid, local port) are left out.
 
-use super::role::role_now;
 use super::table::{text, Kind, Table};
 use crate::frontend::Shared;
 
@@ -37,7 +36,7 @@ pub fn run(shared: &Shared) -> Table {
                 text(endpoint.port),
                 text(&endpoint.database),
                 text(key.shard.as_str()),
-                text(role_now(&board, &endpoint)),
+                text(board.role_now(&endpoint)),
             ]);
         }
     }

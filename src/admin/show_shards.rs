@@ -2,7 +2,6 @@
 //! now and its replication lag. `up`, `banned` and the lag columns are NULL where they do not
 //! apply: servers of unreplicated shards are never health-checked, primaries do not lag.
 
-use super::role::role_now;
 use super::table::{boolean, text, Kind, Table};
 use crate::frontend::Shared;
 
@@ -35,7 +34,7 @@ pub fn run(shared: &Shared) -> Table {
                     text(shard.name.as_str()),
                     text(format!("{}:{}", e.host, e.port)),
                     text(&e.database),
-                    text(role_now(&board, e)),
+                    text(board.role_now(e)),
                     health.and_then(|h| boolean(h.up(now))),
                     health.and_then(|h| boolean(h.banned(now))),
                     replica.map(|s| s.lag_bytes.to_string()),

@@ -79,6 +79,19 @@ impl Board {
     pub fn get(&self, e: &Endpoint) -> Option<&ServerHealth> {
         self.servers.get(e)
     }
+
+    /// `primary`, `replica` or `down`, as the console and /metrics print a server's role.
+    /// Servers of unreplicated shards are never checked: they are their shard's primary.
+    pub fn role_now(&self, e: &Endpoint) -> &'static str {
+        match self.get(e) {
+            None => "primary",
+            Some(h) => match &h.status {
+                Some(s) if s.in_recovery => "replica",
+                Some(_) => "primary",
+                None => "down",
+            },
+        }
+    }
 }
 
 /// The shared health state: the board, and the signals around it.
