@@ -35,6 +35,14 @@
 #                   for the 10-million-row figure)
 #   SHARD_POOL_SIZE server connections per shard for `sharded` [POOL_SIZE/4: the four
 #                   shards share one PostgreSQL, so equal totals compare the proxies fairly]
+#   HOLD=1          start PostgreSQL, shardgate and PgBouncer, write their ports and PIDs to
+#                   ${OUT%.md}.env and wait (for profiling by hand) instead of running pgbench
+#   SYSCALLS=1      also count the pooler's system calls per transaction (perf stat on the
+#                   raw_syscalls:sys_enter tracepoint; needs perf and root)
+#
+# Besides TPS, the report gives each pooler's CPU time per transaction (user + system, from
+# /proc/<pid>/stat over the run). On a shared 2-core machine TPS moves by ±10 % between
+# identical runs; CPU per transaction moves much less, so it is the figure to compare changes.
 #
 # Requirements: Linux, bash, cargo; PostgreSQL server binaries (13 or newer) and pgbouncer are
 # installed with apt-get when missing. Run as root (server programs are then started as the
@@ -316,6 +324,11 @@ wait_ready shardgate "$SG_PORT" "$SG_PID" \
 wait_ready pgbouncer "$PB_PORT" "$PB_WRAPPER_PID" \
     || { tail -n 20 "$WORK/pgb/pgbouncer.log" "$WORK/pgb/stdout.log" >&2 || true; die "PgBouncer did not start"; }
 PB_PID=$(cat "$WORK/pgb/pgbouncer.pid" 2>/dev/null || true)
+if [ "${HOLD:-}" = 1 ]; then
+    echo "PG_PORT=$PG_PORT SG_PORT=$SG_PORT PB_PORT=$PB_PORT SG_PID=$SG_PID PB_PID=$PB_PID WORK=$WORK" >"${OUT%.md}.env"
+    say "holding: ports and PIDs in ${OUT%.md}.env; Ctrl-C stops everything"
+    sleep infinity & RUN_PID=$!; wait "$RUN_PID"
+fi
 
 target_port() {
     case $1 in
@@ -348,10 +361,24 @@ target_supports() {
 }
 
 # --- the runs ------------------------------------------------------------------------------
-RESULTS=$WORK/results.tsv   # round, mode label, clients, target, tps or FAIL
+RESULTS=$WORK/results.tsv   # round, mode label, clients, target, tps or FAIL, pooler µs CPU/txn, syscalls/txn
 : >"$RESULTS"
 FAILURES=$WORK/failures.txt
 : >"$FAILURES"
+
+# pooler_pid TARGET: the process whose CPU a run charges to the pooler (none for direct).
+pooler_pid() {
+    case $1 in
+        shardgate | sharded) echo "$SG_PID" ;;
+        pgbouncer) echo "$PB_PID" ;;
+    esac
+}
+
+# cpu_ticks PID: user + system time of a process so far, in clock ticks.
+cpu_ticks() {
+    # Fields 14 and 15 of /proc/<pid>/stat, counted after the ")" that ends the command name.
+    sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
 
 # run_one ROUND TARGET MODE CLIENTS [extra pgbench args...]
 run_one() {
@@ -366,12 +393,32 @@ run_one() {
     # shellcheck disable=SC2046 # workload_args is two words on purpose
     local cmd=("$PGBENCH" -n $(workload_args) -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" "$@" -h 127.0.0.1 -p "$port" -U "$(target_user "$target")" "$(target_db "$target")")
     status=0
+    local pid ticks_before="" perf_pid="" perf_out="$log.perf"
+    pid=$(pooler_pid "$target")
+    if [ -n "$pid" ]; then
+        ticks_before=$(cpu_ticks "$pid")
+        if [ "${SYSCALLS:-}" = 1 ]; then
+            perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$perf_out" &
+            perf_pid=$!
+        fi
+    fi
     # A generous limit: a run that hangs must not hang the whole benchmark.
     # Run in the background and wait, so that a TERM to this script is acted on at once.
     timeout --kill-after=10 $((DURATION * 3 + 30)) "${cmd[@]}" >"$log" 2>&1 &
     RUN_PID=$!
     wait "$RUN_PID" || status=$?
     RUN_PID=""
+    local cpu_us="" syscalls="" txns
+    txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log" | head -n 1)
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        syscalls=$(awk -F, -v n="${txns:-0}" '/raw_syscalls/ && n > 0 { printf "%.1f", $1 / n }' "$perf_out" 2>/dev/null)
+    fi
+    if [ -n "$ticks_before" ] && [ "${txns:-0}" -gt 0 ]; then
+        cpu_us=$(awk -v a="$ticks_before" -v b="$(cpu_ticks "$pid")" -v hz="$(getconf CLK_TCK)" -v n="$txns" \
+            'BEGIN { printf "%.1f", (b - a) * 1000000 / hz / n }')
+    fi
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$log" | head -n 1)
     local failed
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log" | head -n 1)
@@ -389,8 +436,8 @@ run_one() {
         printf '%s\t%s\t%s\t%s\tFAIL\n' "$round" "$label" "$clients" "$target" >>"$RESULTS"
         say "  $target $label c=$clients: FAILED (status $status; see $log)"
     else
-        printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$clients" "$target" "$tps" >>"$RESULTS"
-        say "  $target $label c=$clients: $tps tps"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$clients" "$target" "$tps" "$cpu_us" "$syscalls" >>"$RESULTS"
+        say "  $target $label c=$clients: $tps tps${cpu_us:+, pooler ${cpu_us} µs CPU/txn}${syscalls:+, $syscalls syscalls/txn}"
     fi
     if { [ "$target" = shardgate ] || [ "$target" = sharded ]; } && ! kill -0 "$SG_PID" 2>/dev/null; then
         tail -n 40 "$WORK/shardgate.log" >&2 || true
@@ -475,17 +522,18 @@ if [ "$WORKLOAD" = tenant ] && [ "${SCATTER:-}" = 1 ]; then
 fi
 
 # --- the report ----------------------------------------------------------------------------
-# median LABEL CLIENTS TARGET: the median TPS over the rounds, "fail" if any run failed,
-# "n/a" if the target did not take part.
+# median LABEL CLIENTS TARGET [COLUMN FORMAT]: the median over the rounds of TPS (column 5) or
+# another column of $RESULTS, "fail" if any run failed, "n/a" if the target did not take part
+# or the column was not measured.
 median() {
-    awk -F'\t' -v l="$1" -v c="$2" -v t="$3" '
-        $2 == l && $3 == c && $4 == t { if ($5 == "FAIL") bad = 1; else v[n++] = $5 + 0 }
+    awk -F'\t' -v l="$1" -v c="$2" -v t="$3" -v col="${4:-5}" -v fmt="${5:-%.0f}" '
+        $2 == l && $3 == c && $4 == t { if ($5 == "FAIL") bad = 1; else if ($col != "") v[n++] = $col + 0 }
         END {
             if (bad) { print "fail"; exit }
             if (n == 0) { print "n/a"; exit }
             for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
             m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
-            printf "%.0f\n", m
+            printf fmt "\n", m
         }' "$RESULTS"
 }
 ratio() {
@@ -539,6 +587,38 @@ table() {
     done
 }
 
+# The poolers' own cost per transaction: CPU time and (SYSCALLS=1) system calls.
+table_cost() {
+    local targets=(shardgate pgbouncer) header="| mode | clients | shardgate µs CPU/txn | PgBouncer µs CPU/txn |"
+    if [ "$WORKLOAD" = tenant ]; then
+        targets=(shardgate sharded pgbouncer)
+        header="| mode | clients | shardgate 1 shard µs CPU/txn | shardgate 4 shards µs CPU/txn | PgBouncer µs CPU/txn |"
+    fi
+    if [ "${SYSCALLS:-}" = 1 ]; then
+        header+=" shardgate syscalls/txn | PgBouncer syscalls/txn |"
+    fi
+    echo "$header"
+    local cols sep="|---|"
+    cols=$(($(tr -cd '|' <<<"$header" | wc -c) - 2))
+    for _ in $(seq 1 "$cols"); do sep+="---:|"; done
+    echo "$sep"
+    local row label clients target line
+    for row in "${ROW_LABELS[@]}"; do
+        label=${row%|*}
+        clients=${row#*|}
+        line="| $label | $clients |"
+        for target in "${targets[@]}"; do
+            line+=" $(median "$label" "$clients" "$target" 6 %.1f) |"
+        done
+        if [ "${SYSCALLS:-}" = 1 ]; then
+            for target in shardgate pgbouncer; do
+                line+=" $(median "$label" "$clients" "$target" 7 %.1f) |"
+            done
+        fi
+        echo "$line"
+    done
+}
+
 per_round() {
     local row label clients target
     for row in "${ROW_LABELS[@]}"; do
@@ -570,6 +650,10 @@ REPORT=$(
     echo "- command: \`WORKLOAD=$WORKLOAD DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE benches/pgbench.sh\`"
     echo
     table
+    echo
+    echo "Pooler cost per transaction (median over rounds; CPU is user + system time of the pooler process):"
+    echo
+    table_cost
     echo
     if [ -z "$PB_PREPARED" ]; then
         echo "PgBouncer $PB_VERSION has no max_prepared_statements (added in 1.21), so it cannot serve"

@@ -30,20 +30,45 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(n) = config.workers {
-                builder.worker_threads(n);
-            }
-            let runtime = match builder.enable_all().build() {
+            let workers = config.workers.unwrap_or_else(default_workers);
+            let runtime = match build_runtime(workers) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
+            tracing::info!(workers, "runtime started");
             runtime.block_on(run(config))
         }
     }
+}
+
+/// Threads when the config names none: one per core, but a single one on machines of one or
+/// two cores. There the proxy shares the cores with its clients and often the database, and
+/// a second runtime thread costs more than it brings: under `pgbench -S` on 2 cores one thread
+/// used about 20 % less CPU per transaction (fewer cross-thread wakeups and no work stealing;
+/// see docs/performance.md), the way PgBouncer runs single-threaded.
+fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores <= 2 {
+        1
+    } else {
+        cores
+    }
+}
+
+/// One worker is tokio's current-thread runtime (every client on one thread, no work
+/// stealing); more is the multi-thread runtime with that many workers.
+fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    builder.enable_all().build()
 }
 
 async fn run(config: shardgate::config::Config) -> ExitCode {

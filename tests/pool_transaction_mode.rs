@@ -355,3 +355,44 @@ async fn a_client_that_vanishes_mid_transaction_leaves_no_dirty_server() -> anyh
     assert_eq!(row.get::<_, String>(2), "4MB");
     Ok(())
 }
+
+/// Graceful shutdown: an idle client is closed at once with 57P01, a client inside a
+/// transaction may finish it, and one still inside when `shutdown_timeout_ms` runs out is
+/// closed with 57P01 too, while the proxy stops. The harness sets `shutdown_timeout_ms: 2000`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_clients_and_then_those_past_the_timeout() -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).start().await?;
+    // Keep each connection's task, which ends with the FATAL the proxy sends.
+    let open = |proxy: &Proxy| {
+        let config = proxy.config("app", "app", "pms");
+        async move {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            anyhow::Ok((client, tokio::spawn(connection)))
+        }
+    };
+    let (idle, idle_conn) = open(&proxy).await?;
+    let (busy, busy_conn) = open(&proxy).await?;
+    idle.simple_query("SELECT 1").await?;
+    busy.batch_execute("BEGIN; SELECT 1").await?;
+
+    let started = Instant::now();
+    let stopping = tokio::spawn(proxy.shutdown());
+    let fatal_code = |r: Result<Result<(), tokio_postgres::Error>, tokio::task::JoinError>| {
+        r.expect("connection task").err().and_then(|e| e.code().map(|c| c.code().to_string()))
+    };
+    let idle_end = tokio::time::timeout(Duration::from_secs(5), idle_conn).await?;
+    assert_eq!(fatal_code(idle_end).as_deref(), Some("57P01"), "idle client");
+
+    // Still inside its transaction: it may go on until the timeout.
+    let n: i32 = busy.query_one("SELECT 2", &[]).await?.get(0);
+    assert_eq!(n, 2);
+    let busy_end = tokio::time::timeout(Duration::from_secs(5), busy_conn).await?;
+    assert!(started.elapsed() >= Duration::from_millis(1900), "closed before the timeout: {:?}", started.elapsed());
+    assert_eq!(fatal_code(busy_end).as_deref(), Some("57P01"), "client past the timeout");
+    tokio::time::timeout(Duration::from_secs(10), stopping).await??;
+    drop((idle, busy));
+    Ok(())
+}

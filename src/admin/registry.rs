@@ -73,8 +73,10 @@ impl ClientEntry {
         self.kill.cancel();
     }
 
-    /// Completes when KILL_CLIENT names this client. The token is this client's own, so
-    /// waiting on it contends with nobody. Cancel-safe.
+    /// Completes when KILL_CLIENT names this client or the proxy stops hard (the token is a
+    /// child of the hard-stop token given at registration). The token is this client's own,
+    /// so polling it takes only this client's lock, where polling the shared hard-stop token
+    /// would take one lock shared by every client. Cancel-safe.
     pub fn killed(&self) -> WaitForCancellationFutureOwned {
         self.kill.clone().cancelled_owned()
     }
@@ -89,14 +91,15 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    /// Adds a client; it stays listed while the returned [`Registration`] lives.
-    pub fn register(&self, info: NewClient) -> Registration {
+    /// Adds a client; it stays listed while the returned [`Registration`] lives. Its kill
+    /// token is a child of `hard_stop`, so one wait covers both.
+    pub fn register(&self, info: NewClient, hard_stop: &CancellationToken) -> Registration {
         let id = info.id;
         let entry = Arc::new(ClientEntry {
             info,
             connected_at: SystemTime::now(),
             state: AtomicU8::new(ClientState::Idle as u8),
-            kill: CancellationToken::new(),
+            kill: hard_stop.child_token(),
         });
         self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(id, entry.clone());
         Registration { entries: self.entries.clone(), entry }
@@ -151,8 +154,8 @@ mod tests {
     #[test]
     fn a_client_is_listed_while_registered_and_its_state_is_its_own() {
         let registry = ClientRegistry::default();
-        let a = registry.register(client(1));
-        let b = registry.register(client(2));
+        let a = registry.register(client(1), &CancellationToken::new());
+        let b = registry.register(client(2), &CancellationToken::new());
         a.entry().set_state(ClientState::Active);
         assert_eq!(registry.list().len(), 2);
         assert_eq!(registry.get(1).map(|e| e.state()), Some(ClientState::Active));

@@ -38,7 +38,7 @@ pub async fn serve(login: AdminLogin, shared: Arc<Shared>, entry: Arc<ClientEntr
     let mut out = BytesMut::with_capacity(4096);
     greet(&mut out);
     let killed = entry.killed();
-    let shutdown = shared.shutdown.clone().cancelled_owned();
+    let shutdown = shared.shutdown.child_token().cancelled_owned();
     tokio::pin!(killed, shutdown);
     let mut skipping = false;
     loop {

@@ -136,7 +136,7 @@ pub(super) async fn run(tcp: TcpStream, id: super::ConnId, shared: Arc<Shared>, 
                 application_name: String::new(),
                 admin: true,
             };
-            let registration = shared.registry.register(info);
+            let registration = shared.registry.register(info, &shared.hard_stop);
             crate::admin::serve(*a, shared.clone(), registration.entry()).await;
             drop(guard);
             return;
@@ -168,7 +168,7 @@ pub(super) async fn run(tcp: TcpStream, id: super::ConnId, shared: Arc<Shared>, 
         tls: auth.stream.is_tls(),
         application_name: auth.params.get("application_name").unwrap_or_default().to_string(),
         admin: false,
-    });
+    }, &shared.hard_stop);
     let mut client = match Client::login(*auth, shared.clone(), registration.entry()).await {
         Ok(c) => c,
         Err((stream, e)) => {
@@ -320,14 +320,14 @@ impl Client {
 
     /// The main loop. Returns when the client terminates or the connection fails.
     async fn serve(&mut self) -> Result<(), FrontendError> {
-        // The shutdown futures are created once per client, not per loop turn: registering
-        // with a token shared by every client takes its lock, which the two cores would
-        // otherwise fight over on every message. Likewise the query-timeout timer exists only
-        // while a deadline does.
-        let shutdown = self.shared.shutdown.clone().cancelled_owned();
-        let hard_stop = self.shared.hard_stop.clone().cancelled_owned();
+        // The stop futures are created once per client, not per loop turn, and wait on tokens
+        // of this client's own: polling a token takes its lock, and a token shared by every
+        // client would be a lock the cores fight over on every wakeup. `killed` also fires on
+        // a hard stop (its token is a child of `hard_stop`). Likewise the query-timeout timer
+        // exists only while a deadline does.
+        let shutdown = self.shared.shutdown.child_token().cancelled_owned();
         let killed = self.entry.killed();
-        tokio::pin!(shutdown, hard_stop, killed);
+        tokio::pin!(shutdown, killed);
         let query_timeout = self.config.pool.query_timeout;
         loop {
             if self.handle_client_frames().await? {
@@ -387,15 +387,14 @@ impl Client {
                             self.on_query_timeout().await?;
                             continue;
                         }
-                        () = &mut hard_stop => return Err(FrontendError::ShuttingDown),
-                        () = &mut killed => return Err(FrontendError::Killed),
+                        () = &mut killed => return Err(self.kill_reason()),
                     }
                 }
                 None => {
                     tokio::select! {
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
                         () = &mut shutdown => return Err(FrontendError::ShuttingDown),
-                        () = &mut killed => return Err(FrontendError::Killed),
+                        () = &mut killed => return Err(self.kill_reason()),
                     }
                 }
             }
@@ -403,6 +402,15 @@ impl Client {
                 return Ok(());
             }
             self.shared.metrics.bytes_received(client_read);
+        }
+    }
+
+    /// Why the kill token fired: a hard stop of the proxy or KILL_CLIENT.
+    fn kill_reason(&self) -> FrontendError {
+        if self.shared.hard_stop.is_cancelled() {
+            FrontendError::ShuttingDown
+        } else {
+            FrontendError::Killed
         }
     }
 

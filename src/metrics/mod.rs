@@ -12,16 +12,16 @@
 mod http;
 mod labels;
 mod sampled;
+mod striped;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+use striped::{StripedCounter, StripedFamily, StripedHistogram};
 
 pub use http::{bind, serve, MetricsBindError};
 pub use labels::{ErrorLabels, ErrorSource, ReloadResult, RouteKind, RouteLabels, TenantLimit};
@@ -33,21 +33,21 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 18)
 }
 
-/// The hot-path handles. Cloning a prometheus-client metric clones an `Arc`, so the handles
-/// kept here and the ones in the registry are the same series.
+/// The hot-path handles. Cloning a metric clones an `Arc`, so the handles kept here and the
+/// ones in the registry are the same series. What every transaction updates is striped
+/// ([`striped`]): one add on a line of the current thread's own.
 pub struct Metrics {
-    clients_accepted: Counter,
-    client_bytes_received: Counter,
-    client_bytes_sent: Counter,
-    /// Indexed by `RouteKind as usize`; created once so counting is one atomic add.
-    routes: [Counter; RouteKind::ALL.len()],
-    route_family: Family<RouteLabels, Counter>,
+    clients_accepted: StripedCounter,
+    client_bytes_received: StripedCounter,
+    client_bytes_sent: StripedCounter,
+    /// Series indexed by `RouteKind as usize`.
+    routes: StripedFamily<RouteLabels>,
     /// Transactions (server cycles) by the route of their statements, indexed like `routes`.
-    transactions: [Counter; RouteKind::ALL.len()],
-    transaction_family: Family<RouteLabels, Counter>,
+    transactions: StripedFamily<RouteLabels>,
     errors: Family<ErrorLabels, Counter>,
-    checkout_wait: Histogram,
-    statement_duration: Histogram,
+    /// Their counts and sums also feed SHOW STATS.
+    checkout_wait: StripedHistogram,
+    statement_duration: StripedHistogram,
     reloads: [Counter; 2],
     reload_family: Family<labels::ReloadLabels, Counter>,
     /// Client statements prepared on a server under the proxy's names, and the ones closed to
@@ -60,12 +60,6 @@ pub struct Metrics {
     /// Plan-cache counts of routers replaced by reloads, per database, so the exported
     /// counters never go backwards when a reload builds new routers with fresh caches.
     retired_cache: Mutex<BTreeMap<String, (u64, u64)>>,
-    /// Running sums for the admin console's SHOW STATS (prometheus-client does not expose a
-    /// histogram's sum and count): one relaxed add each, per statement and per checkout.
-    statements: AtomicU64,
-    statement_us: AtomicU64,
-    checkouts: AtomicU64,
-    checkout_us: AtomicU64,
 }
 
 /// Instance totals since start, for SHOW STATS.
@@ -93,11 +87,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let route_family = Family::<RouteLabels, Counter>::default();
-        let routes = RouteKind::ALL.map(|kind| route_family.get_or_create(&RouteLabels { route: kind }).clone());
-        let transaction_family = Family::<RouteLabels, Counter>::default();
-        let transactions =
-            RouteKind::ALL.map(|kind| transaction_family.get_or_create(&RouteLabels { route: kind }).clone());
+        let by_route = || StripedFamily::new(RouteKind::ALL.map(|route| RouteLabels { route }));
         let reload_family = Family::<labels::ReloadLabels, Counter>::default();
         let reloads = [ReloadResult::Ok, ReloadResult::Failed]
             .map(|result| reload_family.get_or_create(&labels::ReloadLabels { result }).clone());
@@ -105,27 +95,21 @@ impl Metrics {
         let tenant_limited = [TenantLimit::Transactions, TenantLimit::Statements]
             .map(|limit| tenant_limit_family.get_or_create(&labels::TenantLimitLabels { limit }).clone());
         Self {
-            transactions,
-            transaction_family,
+            transactions: by_route(),
             prepared: Counter::default(),
             prepared_evicted: Counter::default(),
             tenant_limited,
             tenant_limit_family,
-            clients_accepted: Counter::default(),
-            client_bytes_received: Counter::default(),
-            client_bytes_sent: Counter::default(),
-            routes,
-            route_family,
+            clients_accepted: StripedCounter::default(),
+            client_bytes_received: StripedCounter::default(),
+            client_bytes_sent: StripedCounter::default(),
+            routes: by_route(),
             errors: Family::default(),
-            checkout_wait: Histogram::new(latency_buckets()),
-            statement_duration: Histogram::new(latency_buckets()),
+            checkout_wait: StripedHistogram::new(latency_buckets()),
+            statement_duration: StripedHistogram::new(latency_buckets()),
             reloads,
             reload_family,
             retired_cache: Mutex::new(BTreeMap::new()),
-            statements: AtomicU64::new(0),
-            statement_us: AtomicU64::new(0),
-            checkouts: AtomicU64::new(0),
-            checkout_us: AtomicU64::new(0),
         }
     }
 
@@ -145,9 +129,7 @@ impl Metrics {
     /// Counts one routing decision and returns its kind, for the slow-statement log.
     pub fn route<T>(&self, decision: &Result<crate::router::Route, T>) -> RouteKind {
         let kind = RouteKind::of(decision);
-        if let Some(c) = self.routes.get(kind as usize) {
-            c.inc();
-        }
+        self.routes.inc(kind as usize);
         kind
     }
 
@@ -170,25 +152,21 @@ impl Metrics {
 
     /// How long a client waited for a pooled server.
     pub fn checkout_waited(&self, waited: Duration) {
-        self.checkout_wait.observe(waited.as_secs_f64());
-        self.checkouts.fetch_add(1, Ordering::Relaxed);
-        self.checkout_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+        self.checkout_wait.observe(waited);
     }
 
     /// From the client's request (Query or Sync) to the ReadyForQuery that answers it.
     pub fn statement_took(&self, took: Duration) {
-        self.statement_duration.observe(took.as_secs_f64());
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        self.statement_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.statement_duration.observe(took);
     }
 
     /// Totals since start for the admin console.
     pub fn totals(&self) -> Totals {
         Totals {
-            statements: self.statements.load(Ordering::Relaxed),
-            statement_us: self.statement_us.load(Ordering::Relaxed),
-            checkouts: self.checkouts.load(Ordering::Relaxed),
-            checkout_us: self.checkout_us.load(Ordering::Relaxed),
+            statements: self.statement_duration.count(),
+            statement_us: self.statement_duration.sum().as_micros() as u64,
+            checkouts: self.checkout_wait.count(),
+            checkout_us: self.checkout_wait.sum().as_micros() as u64,
             bytes_received: self.client_bytes_received.get(),
             bytes_sent: self.client_bytes_sent.get(),
         }
@@ -198,9 +176,7 @@ impl Metrics {
     /// statements of route `kind`, or a read across shards, DDL on every shard or a split
     /// INSERT completed.
     pub fn transaction_done(&self, kind: RouteKind) {
-        if let Some(c) = self.transactions.get(kind as usize) {
-            c.inc();
-        }
+        self.transactions.inc(kind as usize);
     }
 
     /// A client's named statement was prepared on a server, closing `evicted` older ones.
@@ -269,7 +245,7 @@ impl Metrics {
         r.register(
             "statements",
             "Statements routed on sharded databases, by routing decision",
-            self.route_family.clone(),
+            self.routes.clone(),
         );
         r.register(
             "errors",
@@ -292,7 +268,7 @@ impl Metrics {
         r.register(
             "transactions",
             "Transactions ended, by the route of their statements (single also counts unrouted pooling)",
-            self.transaction_family.clone(),
+            self.transactions.clone(),
         );
         r.register(
             "prepared_statements_prepared",
