@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
 use super::client::Client;
 use super::error::FrontendError;
@@ -43,10 +43,10 @@ impl Client {
                 if n == 0 {
                     return Ok(());
                 }
-                let chunk = rbuf.split_to(n);
                 if !self.pass_suppress {
-                    self.wbuf.extend_from_slice(&chunk);
+                    self.wbuf.extend_from_slice(rbuf.get(..n).unwrap_or_default());
                 }
+                rbuf.advance(n);
                 self.pass_remaining -= n;
                 continue;
             }
@@ -56,19 +56,22 @@ impl Client {
             if rbuf.len() < total {
                 if (tag == btag::DATA_ROW || tag == btag::COPY_DATA) && total > STREAM_THRESHOLD {
                     let n = rbuf.len();
-                    let chunk = rbuf.split_to(n);
                     self.pass_suppress = !self.queue.front().is_none_or(Expect::forwards);
                     if !self.pass_suppress {
-                        self.wbuf.extend_from_slice(&chunk);
+                        self.wbuf.extend_from_slice(rbuf);
                     }
+                    rbuf.advance(n);
                     self.pass_remaining = total - n;
                     return Ok(());
                 }
                 rbuf.reserve(total - rbuf.len());
                 return Ok(());
             }
-            let frame = rbuf.split_to(total);
-            self.on_server_frame(tag, &frame)?;
+            // Read in place and then skipped: splitting a frame off would turn the buffer
+            // into a shared one (an allocation, then reference counting per frame).
+            let handled = self.on_server_frame(tag, rbuf.get(..total).unwrap_or_default());
+            rbuf.advance(total);
+            handled?;
         }
     }
 

@@ -135,15 +135,21 @@ impl Client {
     /// next candidate tried, so a dead replica costs its in-flight statements only.
     pub async fn checkout(&mut self, shard: ShardIdx, need: &Need) -> Result<(), FrontendError> {
         let replicated = self.routing.replicated(shard);
-        let deadline = tokio::time::Instant::now() + self.config.replicas.primary_wait;
+        // The clock is read only once something waits: a checkout that succeeds at once (the
+        // common case) reads no time here.
+        let mut started: Option<tokio::time::Instant> = None;
         let mut attempts = 0;
-        let ryw_deadline = tokio::time::Instant::now() + self.config.replicas.read_your_writes_wait;
         loop {
             let server = match self.pick(shard, need) {
                 Ok(s)
-                    if tokio::time::Instant::now() < ryw_deadline
-                        && self.read_your_writes_holds_back(shard, need, s) =>
+                    if self.read_your_writes_holds_back(shard, need, s) && {
+                        let ryw_deadline = *started.get_or_insert_with(tokio::time::Instant::now)
+                            + self.config.replicas.read_your_writes_wait;
+                        tokio::time::Instant::now() < ryw_deadline
+                    } =>
                 {
+                    let ryw_deadline = started.unwrap_or_else(tokio::time::Instant::now)
+                        + self.config.replicas.read_your_writes_wait;
                     // Only the client's own commit keeps the replicas out: give check rounds
                     // (asked for now) a moment to show one has replayed it.
                     let changed = self.shared.health.changed.notified();
@@ -153,6 +159,8 @@ impl Client {
                 }
                 Ok(s) => s,
                 Err(NoPrimary(reason)) => {
+                    let deadline = *started.get_or_insert_with(tokio::time::Instant::now)
+                        + self.config.replicas.primary_wait;
                     let now = tokio::time::Instant::now();
                     if now >= deadline {
                         let waited = self.config.replicas.primary_wait.as_millis() as u64;
