@@ -273,6 +273,9 @@ pool:
   lifetime_s: 3600
   query_timeout_ms: 0
   max_prepared_per_server: 200
+# Metrics on, as in production, on a port the OS picks (a fixed one may be taken).
+metrics:
+  listen: 127.0.0.1:0
 EOF
 say "starting shardgate on port $SG_PORT (pool.size $POOL_SIZE)"
 NO_COLOR=1 "$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate.log" 2>&1 </dev/null &

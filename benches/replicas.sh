@@ -108,6 +108,7 @@ databases:
 users:
   - { name: bench, password: bench, auth: scram-sha-256 }
 pool: { mode: transaction, size: $POOL_SIZE, min_idle: 0 }
+metrics: { listen: 127.0.0.1:0 }
 CFG
     NO_COLOR=1 "$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate-$label.log" 2>&1 </dev/null &
     SG_PID=$!

@@ -11,6 +11,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+/// The allocator the binary uses (src/main.rs), so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use shardgate::router::{Context, Hints, NoLookups, Params, Router};
 use shardgate::shardmap::ShardMap;
 

@@ -119,6 +119,7 @@ SG_PORT=$(free_port)
     echo "users:"
     echo "  - { name: bench, password: bench, auth: scram-sha-256 }"
     echo "pool: { mode: transaction, size: 2, min_idle: 0 }"
+    echo "metrics: { listen: 127.0.0.1:0 }"
 } >"$WORK/shardgate.yaml"
 say "starting shardgate on port $SG_PORT"
 NO_COLOR=1 "$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate.log" 2>&1 </dev/null &

@@ -16,6 +16,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use shardgate::cli::{check, init_tracing, route, CheckOptions, Cli, Command, LogFormat};
 
+/// mimalloc instead of glibc's malloc: routing a statement the plan cache has not seen
+/// allocates heavily (sqlparser's tokens and AST), and glibc's malloc and free took about a
+/// third of that time (`benches/route.rs`, docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
