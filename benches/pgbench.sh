@@ -111,6 +111,11 @@ cleanup() {
         stop_pid "$SG_PID"
         wait "$SG_PID" 2>/dev/null || true
     fi
+    # PgBouncer may have written its pidfile before the script read it (a failed start of
+    # something else in between): stopping only the runuser wrapper would leave it running.
+    if [ -z "$PB_PID" ] && [ -n "$WORK" ] && [ -s "$WORK/pgb/pgbouncer.pid" ]; then
+        PB_PID=$(cat "$WORK/pgb/pgbouncer.pid" 2>/dev/null || true)
+    fi
     if [ -n "$PB_PID" ]; then
         stop_pid "$PB_PID"
     fi
