@@ -44,7 +44,7 @@ const EXTENDED: &[(&str, usize)] = &[
 ];
 
 fn ctx() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: false }
 }
 
 fn bench(c: &mut Criterion) {

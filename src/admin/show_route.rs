@@ -48,7 +48,7 @@ pub fn explain(
     params: Option<&Params<'_>>,
     shard_hint: Option<&str>,
 ) -> Explanation {
-    let ctx = Context { hints: Hints { shard: shard_hint, keys: &[] }, lookups: &NoLookups };
+    let ctx = Context { hints: Hints { shard: shard_hint, keys: &[] }, lookups: &NoLookups, explain: true };
     let route = router.route(sql, params, &ctx);
     let name = |s: crate::shardmap::ShardIdx| map.shard(s).map(|x| x.name.to_string()).unwrap_or_default();
     let target = match &route.target {

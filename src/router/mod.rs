@@ -70,6 +70,11 @@ pub struct Hints<'a> {
 pub struct Context<'a> {
     pub hints: Hints<'a>,
     pub lookups: &'a dyn Lookups,
+    /// Build [`Route::reason`] for the routes of sharded tables. `shardgate route`, SHOW
+    /// ROUTE and debug logs read it; the client loop asks for it only when debug logging is
+    /// on, since formatting it (key, value, shard names) for every statement was a visible
+    /// share of the proxy's CPU. Refusals always carry their message and hint.
+    pub explain: bool,
 }
 
 /// The router for one map version, with its plan cache. Built on load and on every reload
@@ -272,6 +277,7 @@ impl Router {
                     key_hints,
                     pending: Vec::new(),
                     tenant: resolve::OneKey::None,
+                    explain: ctx.explain,
                 };
                 match eval.tables(plan.kind, write, t) {
                     Ok(Outcome::Routed(target, reason)) => {
@@ -514,7 +520,7 @@ impl Router {
 
 #[cfg(test)]
 fn ctx_for_test() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: true }
 }
 
 fn shard_name(map: &ShardMap, s: ShardIdx) -> String {

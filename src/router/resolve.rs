@@ -41,6 +41,8 @@ pub struct Eval<'a> {
     pub pending: Vec<(FunctionIdx, Vec<KeyValue>)>,
     /// The shard keys placed so far, for per-tenant limits.
     pub tenant: OneKey,
+    /// Build the human-readable reason (see [`super::Context::explain`]).
+    pub explain: bool,
 }
 
 /// Whether a statement is placed by exactly one key.
@@ -85,6 +87,15 @@ fn key_desc(table: &str, columns: &[String], key: &[KeyValue]) -> String {
 }
 
 impl<'a> Eval<'a> {
+    /// `<why> → <shards>`, or nothing when no one will read it.
+    fn reason(&self, p: &Part, shards: &[ShardIdx]) -> String {
+        if self.explain {
+            format!("{} → {}", p.why, self.names(shards))
+        } else {
+            String::new()
+        }
+    }
+
     pub fn names(&self, shards: &[ShardIdx]) -> String {
         let n: Vec<&str> = shards.iter().filter_map(|s| self.map.shard(*s)).map(|s| s.name.as_str()).collect();
         n.join(", ")
@@ -186,7 +197,7 @@ impl<'a> Eval<'a> {
             }
             Placement::NoShard { .. } => return Ok(()),
         };
-        if why.is_empty() {
+        if self.explain && why.is_empty() {
             *why = key_desc(table, columns, &key);
         }
         shards.push(shard);
@@ -355,6 +366,9 @@ impl<'a> Eval<'a> {
     }
 
     fn split_reason(&self, rows: &[(usize, ShardIdx)]) -> String {
+        if !self.explain {
+            return String::new();
+        }
         let mut s: Vec<ShardIdx> = rows.iter().map(|r| r.1).collect();
         s.sort_unstable();
         s.dedup();
@@ -414,10 +428,8 @@ impl<'a> Eval<'a> {
             [] => Ok((Target::Any, "no sharded table".into())),
             [p] => match &p.shards {
                 Some(s) if s.is_empty() => Ok((Target::Any, format!("{}: no row can match", p.why_or(&p.table)))),
-                Some(s) if s.len() == 1 => {
-                    Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), format!("{} → {}", p.why, self.names(s))))
-                }
-                Some(s) if !write => Ok((Target::Shards(s.clone()), format!("{} → {}", p.why, self.names(s)))),
+                Some(s) if s.len() == 1 => Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), self.reason(p, s))),
+                Some(s) if !write => Ok((Target::Shards(s.clone()), self.reason(p, s))),
                 Some(s) => Err(refuse(
                     format!("{} on {} would touch shards {}", kind.as_str(), p.table, self.names(s)),
                     "write one shard's rows per statement",
