@@ -65,6 +65,13 @@ say "$(cargo --version), $(nproc) cores"
 args=("$@")
 if [ "${#args[@]}" -eq 0 ]; then
     args=(--all-targets)
+    # The whole suite also checks formatting (seconds; rustfmt comes with the toolchain).
+    if cargo fmt --version >/dev/null 2>&1; then
+        say "cargo fmt --check"
+        cargo fmt --check || { say "code is not formatted: run cargo fmt"; exit 1; }
+    else
+        say "rustfmt not installed: formatting not checked"
+    fi
 fi
 say "cargo test ${args[*]}"
 start=$SECONDS

@@ -159,16 +159,19 @@ pub(super) async fn run(tcp: TcpStream, id: super::ConnId, shared: Arc<Shared>, 
             return;
         }
     };
-    let registration = shared.registry.register(crate::admin::NewClient {
-        id: id.0,
-        user: auth.user.name.clone(),
-        database: auth.database.name.clone(),
-        addr,
-        local,
-        tls: auth.stream.is_tls(),
-        application_name: auth.params.get("application_name").unwrap_or_default().to_string(),
-        admin: false,
-    }, &shared.hard_stop);
+    let registration = shared.registry.register(
+        crate::admin::NewClient {
+            id: id.0,
+            user: auth.user.name.clone(),
+            database: auth.database.name.clone(),
+            addr,
+            local,
+            tls: auth.stream.is_tls(),
+            application_name: auth.params.get("application_name").unwrap_or_default().to_string(),
+            admin: false,
+        },
+        &shared.hard_stop,
+    );
     let mut client = match Client::login(*auth, shared.clone(), registration.entry()).await {
         Ok(c) => c,
         Err((stream, e)) => {

@@ -141,26 +141,24 @@ impl Client {
         let mut attempts = 0;
         loop {
             let server = match self.pick(shard, need) {
-                Ok(s)
-                    if self.read_your_writes_holds_back(shard, need, s) && {
-                        let ryw_deadline = *started.get_or_insert_with(tokio::time::Instant::now)
-                            + self.config.replicas.read_your_writes_wait;
-                        tokio::time::Instant::now() < ryw_deadline
-                    } =>
-                {
-                    let ryw_deadline = started.unwrap_or_else(tokio::time::Instant::now)
+                Ok(s) if self.read_your_writes_holds_back(shard, need, s) => {
+                    let ryw_deadline = *started.get_or_insert_with(tokio::time::Instant::now)
                         + self.config.replicas.read_your_writes_wait;
-                    // Only the client's own commit keeps the replicas out: give check rounds
-                    // (asked for now) a moment to show one has replayed it.
-                    let changed = self.shared.health.changed.notified();
-                    self.shared.health.check_soon();
-                    let _ = tokio::time::timeout_at(ryw_deadline, changed).await;
-                    continue;
+                    if tokio::time::Instant::now() >= ryw_deadline {
+                        s
+                    } else {
+                        // Only the client's own commit keeps the replicas out: give check
+                        // rounds (asked for now) a moment to show one has replayed it.
+                        let changed = self.shared.health.changed.notified();
+                        self.shared.health.check_soon();
+                        let _ = tokio::time::timeout_at(ryw_deadline, changed).await;
+                        continue;
+                    }
                 }
                 Ok(s) => s,
                 Err(NoPrimary(reason)) => {
-                    let deadline = *started.get_or_insert_with(tokio::time::Instant::now)
-                        + self.config.replicas.primary_wait;
+                    let deadline =
+                        *started.get_or_insert_with(tokio::time::Instant::now) + self.config.replicas.primary_wait;
                     let now = tokio::time::Instant::now();
                     if now >= deadline {
                         let waited = self.config.replicas.primary_wait.as_millis() as u64;

@@ -372,7 +372,11 @@ impl Client {
         for _ in 0..MAX_LOOKUP_ROUNDS {
             let route = {
                 let lookups = self.shared.directory.view(&self.routing.db.map);
-                let ctx = Context { hints: Hints { shard: hint_shard.as_deref(), keys: &key_refs }, lookups: &lookups, explain: tracing::enabled!(tracing::Level::DEBUG) };
+                let ctx = Context {
+                    hints: Hints { shard: hint_shard.as_deref(), keys: &key_refs },
+                    lookups: &lookups,
+                    explain: tracing::enabled!(tracing::Level::DEBUG),
+                };
                 self.routing.db.router.route(sql, params, &ctx)
             };
             let Target::Lookup(missing) = &route.target else { return Ok(Ok(route)) };

@@ -242,11 +242,7 @@ impl Metrics {
             Unit::Bytes,
             self.client_bytes_sent.clone(),
         );
-        r.register(
-            "statements",
-            "Statements routed on sharded databases, by routing decision",
-            self.routes.clone(),
-        );
+        r.register("statements", "Statements routed on sharded databases, by routing decision", self.routes.clone());
         r.register(
             "errors",
             "ErrorResponses clients received, by SQLSTATE class and by who wrote them",

@@ -137,23 +137,13 @@ impl<L> StripedFamily<L> {
 impl<L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static> EncodeMetric for StripedFamily<L> {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         for (i, labels) in self.labels.iter().enumerate() {
-            let e = encoder.encode_family(labels)?;
-            StripedValue(self.get(i)).encode(e)?;
+            encoder.encode_family(labels)?.encode_counter::<NoLabelSet, _, u64>(&self.get(i), None)?;
         }
         Ok(())
     }
 
     fn metric_type(&self) -> MetricType {
         MetricType::Counter
-    }
-}
-
-/// A summed counter value, for encoding one series of a family.
-struct StripedValue(u64);
-
-impl StripedValue {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        encoder.encode_counter::<NoLabelSet, _, u64>(&self.0, None)
     }
 }
 
@@ -164,7 +154,8 @@ pub struct StripedHistogram {
     /// Upper bounds in nanoseconds; a last, implicit bucket takes the rest (+Inf).
     bounds_ns: Arc<[u64]>,
     bounds_s: Arc<[f64]>,
-    /// Slots: 0 count, 1 sum in ns, 2.. one per bucket (bounds, then +Inf).
+    /// Slots: 0 sum in ns, 1.. one per bucket (bounds, then +Inf). The count is the buckets'
+    /// total, so an exported count always equals the +Inf bucket.
     block: Arc<Block>,
 }
 
@@ -174,9 +165,8 @@ impl std::fmt::Debug for StripedHistogram {
     }
 }
 
-const COUNT: usize = 0;
-const SUM_NS: usize = 1;
-const BUCKETS: usize = 2;
+const SUM_NS: usize = 0;
+const BUCKETS: usize = 1;
 
 impl StripedHistogram {
     /// `bounds` in seconds, ascending.
@@ -190,13 +180,12 @@ impl StripedHistogram {
     pub fn observe(&self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let bucket = self.bounds_ns.iter().position(|b| ns <= *b).unwrap_or(self.bounds_ns.len());
-        self.block.add(COUNT, 1);
         self.block.add(SUM_NS, ns);
         self.block.add(BUCKETS + bucket, 1);
     }
 
     pub fn count(&self) -> u64 {
-        self.block.sum(COUNT)
+        (0..=self.bounds_ns.len()).map(|i| self.block.sum(BUCKETS + i)).fold(0, u64::wrapping_add)
     }
 
     pub fn sum(&self) -> Duration {
@@ -217,10 +206,9 @@ impl StripedHistogram {
 
 impl EncodeMetric for StripedHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        // Buckets are read before the count, so a scrape racing observations never shows
-        // fewer observations in `count` than in the buckets' total by more than it races.
         let buckets = self.buckets();
-        encoder.encode_histogram::<NoLabelSet>(self.sum().as_secs_f64(), self.count(), &buckets, None)
+        let count = buckets.iter().map(|b| b.1).fold(0, u64::wrapping_add);
+        encoder.encode_histogram::<NoLabelSet>(self.sum().as_secs_f64(), count, &buckets, None)
     }
 
     fn metric_type(&self) -> MetricType {

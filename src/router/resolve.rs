@@ -428,7 +428,9 @@ impl<'a> Eval<'a> {
             [] => Ok((Target::Any, "no sharded table".into())),
             [p] => match &p.shards {
                 Some(s) if s.is_empty() => Ok((Target::Any, format!("{}: no row can match", p.why_or(&p.table)))),
-                Some(s) if s.len() == 1 => Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), self.reason(p, s))),
+                Some(s) if s.len() == 1 => {
+                    Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), self.reason(p, s)))
+                }
                 Some(s) if !write => Ok((Target::Shards(s.clone()), self.reason(p, s))),
                 Some(s) => Err(refuse(
                     format!("{} on {} would touch shards {}", kind.as_str(), p.table, self.names(s)),

@@ -92,7 +92,9 @@ fn table_read_from_applies_to_the_tables_read_strictest_first() {
     let yaml = format!("{REPLICATED}table_read_from:\n  balances: primary\n  reports.daily: any\n");
     let map = ShardMap::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
     let r = Router::new(Arc::new(map));
-    let from = |sql: &str| r.route(sql, None, &Context { hints: Hints::default(), lookups: &NoLookups, explain: true }).read_from;
+    let from = |sql: &str| {
+        r.route(sql, None, &Context { hints: Hints::default(), lookups: &NoLookups, explain: true }).read_from
+    };
     assert_eq!(from("SELECT * FROM balances WHERE id = 1"), Some(ReadFrom::Primary));
     assert_eq!(from("SELECT * FROM reports.daily"), Some(ReadFrom::Any));
     assert_eq!(from("SELECT * FROM reports.daily d JOIN balances b ON b.id = d.id"), Some(ReadFrom::Primary));
