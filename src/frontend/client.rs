@@ -342,6 +342,7 @@ impl Client {
             // so the client gets one write, not two: one wakeup fewer per extended-protocol
             // statement. Order is unchanged, and the server's replies are flushed as they come.
             if !self.awaits_server() {
+                self.release_before_reply();
                 self.flush_client().await?;
             }
             if self.wants_commit_position() {
@@ -382,6 +383,7 @@ impl Client {
                                 continue;
                             }
                             self.relay_server()?;
+                            self.release_before_reply();
                             self.flush_client().await?;
                             continue;
                         }
@@ -440,6 +442,24 @@ impl Client {
             && self.tx == TxStatus::Idle
             && self.sout.is_empty()
             && self.server.is_some()
+    }
+
+    /// Ends the transaction's hold on the server and the tenant slot before its last reply
+    /// is written: a client that sees ReadyForQuery may at once start work elsewhere (another
+    /// connection of the same tenant, or one waiting for this pool's only server), and must
+    /// find the slot and the server free. Read-your-writes still needs the server to ask
+    /// for the commit position, so that case keeps the server until after the write.
+    fn release_before_reply(&mut self) {
+        // The statement's timing and slow log name the shard, which releasing forgets.
+        if self.request_started.is_some() && super::timing::ends_with_ready(&self.wbuf) {
+            self.request_answered();
+        }
+        if self.wants_commit_position() {
+            // The transaction is over; only the server is still needed.
+            self.tenant_slot = None;
+        } else {
+            self.maybe_release();
+        }
     }
 
     /// Releases the server when transaction pooling allows it.
