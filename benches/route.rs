@@ -3,7 +3,9 @@
 //! - `cached_extended`: extended-protocol statements whose plans are cached, new values each
 //!   time (the steady state of an application using prepared statements);
 //! - `uncached`, `uncached_point_select`: a statement text never seen before (parse + plan +
-//!   route), a two-table join and a point select; `parse_only`: sqlparser alone on the join;
+//!   route), a two-table join and a point select; `uncached_mix`: the four statements of
+//!   `cached_extended` in turn, each text new (the typical uncached cost); `parse_only`:
+//!   sqlparser alone on the join;
 //! - `simple_varying_literals`: simple-protocol statements that differ only in literals, after
 //!   the first (pgbench -S style): normalise + cached plan + route.
 
@@ -85,6 +87,21 @@ fn bench(c: &mut Criterion) {
             pu += 1;
             let sql = format!("SELECT * FROM reservations r{pu} WHERE r{pu}.tenant_id = $1");
             let values: [Option<&[u8]>; 1] = [Some(b"42")];
+            let p = Params { types: &[], formats: &[], values: &values };
+            black_box(r.route(&sql, Some(&p), &ctx))
+        })
+    });
+
+    // The typical uncached cost: the statements of the mix above in turn, each text new (a
+    // counter in a trailing comment), so every call parses, plans, caches and routes.
+    let mut m = 0usize;
+    g.bench_function("uncached_mix", |b| {
+        b.iter(|| {
+            m += 1;
+            let (sql, np) = EXTENDED[m % EXTENDED.len()];
+            let sql = format!("{sql} /* {m} */");
+            let values: Vec<Option<&[u8]>> =
+                (0..np).map(|i| vals.get((m + i) % vals.len()).map(|v| v.as_bytes())).collect();
             let p = Params { types: &[], formats: &[], values: &values };
             black_box(r.route(&sql, Some(&p), &ctx))
         })

@@ -123,6 +123,13 @@ impl TxControl {
     /// Reads a single statement's first words. `ROLLBACK TO`, `ROLLBACK PREPARED`, `COMMIT
     /// PREPARED` and `… AND CHAIN` are not plain transaction ends.
     pub fn of(sql: &str) -> Option<Self> {
+        // Every statement comes through here: most are rejected on their first word, before
+        // the scan for a second statement below.
+        const FIRST: [&str; 6] = ["begin", "start", "commit", "end", "rollback", "abort"];
+        let first = Words::new(sql).next()?;
+        if !FIRST.iter().any(|k| first.eq_ignore_ascii_case(k)) {
+            return None;
+        }
         // Only a query that is this one statement: `BEGIN; INSERT …; COMMIT` is routed whole.
         let mut stmts = crate::router::lexer::statements(sql);
         let (Some(sql), None) = (stmts.next(), stmts.next()) else { return None };

@@ -12,8 +12,9 @@ use crate::shardmap::{FunctionIdx, KeyValue, Placement, ShardIdx, ShardMap, Shar
 const MAX_KEYS: usize = 1024;
 
 /// One part of the statement that must run where its rows are.
-struct Part {
-    table: String,
+struct Part<'t> {
+    /// Borrowed from the plan: building a route allocates as little as it can.
+    table: &'t str,
     /// The part holds the table the statement writes.
     written: bool,
     /// `None` = no key: all shards. `Some(empty)` = no row can match.
@@ -125,6 +126,7 @@ impl<'a> Eval<'a> {
                 let mut keys = Vec::new();
                 for v in vals {
                     match self.values.keys(v, *ty) {
+                        Ok(Some(k)) if keys.is_empty() => keys = k,
                         Ok(Some(k)) => keys.extend(k),
                         Ok(None) => return Ok(None),
                         Err(e) => {
@@ -141,10 +143,16 @@ impl<'a> Eval<'a> {
             if total.is_none_or(|t| t > MAX_KEYS) {
                 return Ok(None);
             }
-            let mut idx = vec![0usize; per_col.len()];
             if per_col.iter().any(Vec::is_empty) {
                 continue; // NULL or empty array: this alternative matches nothing
             }
+            if per_col.iter().all(|v| v.len() == 1) {
+                // The common case, one value per key column: the key is those values, moved.
+                let key: Vec<KeyValue> = per_col.into_iter().filter_map(|mut v| v.pop()).collect();
+                self.place_one(function, f, table, columns, key, strict, &mut shards, why)?;
+                continue;
+            }
+            let mut idx = vec![0usize; per_col.len()];
             loop {
                 let key: Vec<KeyValue> =
                     per_col.iter().zip(&idx).filter_map(|(vals, &i)| vals.get(i).cloned()).collect();
@@ -224,7 +232,7 @@ impl<'a> Eval<'a> {
                 format!("add a rule for table {} to the shard map", u.display),
             ));
         }
-        let mut parts: Vec<Part> = Vec::new();
+        let mut parts: Vec<Part<'_>> = Vec::new();
         let mut split: Option<Vec<(usize, ShardIdx)>> = None;
         if let Some(ins) = &t.insert {
             let inst = instance(t, ins.instance)?;
@@ -261,7 +269,7 @@ impl<'a> Eval<'a> {
             if shards.len() > 1 {
                 split = Some(rows);
             }
-            parts.push(Part { table: inst.display.clone(), written: true, shards: Some(shards), why });
+            parts.push(Part { table: &inst.display, written: true, shards: Some(shards), why });
         }
         for g in &t.groups {
             if t.insert.as_ref().is_some_and(|ins| g.members.contains(&ins.instance)) {
@@ -272,7 +280,7 @@ impl<'a> Eval<'a> {
         for inst in &t.instances {
             if let Resolved::Pinned(s) = inst.resolved {
                 parts.push(Part {
-                    table: inst.display.clone(),
+                    table: &inst.display,
                     written: inst.written,
                     shards: Some(vec![s]),
                     why: format!("{} is pinned", inst.display),
@@ -310,7 +318,7 @@ impl<'a> Eval<'a> {
                     format!("INSERT … SELECT into {}: shardgate cannot tell which shard the rows belong to", p.table),
                     format!(
                         "add /* shardgate: shard=<name> */ or /* shardgate: {}=<value> */",
-                        key_columns(t, &p.table)
+                        key_columns(t, p.table)
                     ),
                 ));
             }
@@ -377,14 +385,14 @@ impl<'a> Eval<'a> {
 
     /// One co-location group: the keys of its most selective constrained member, else a key
     /// hint, else all shards.
-    fn group(&mut self, kind: StatementKind, t: &TablePlan, members: &[u16]) -> Result<Part, RouteError> {
-        let mut best: Option<Part> = None;
-        let mut label = String::new();
+    fn group<'t>(&mut self, kind: StatementKind, t: &'t TablePlan, members: &[u16]) -> Result<Part<'t>, RouteError> {
+        let mut best: Option<Part<'t>> = None;
+        let mut label = "";
         let written = members.iter().any(|&m| t.instances.get(usize::from(m)).is_some_and(|i| i.written));
         for &m in members {
             let inst = instance(t, m)?;
             if label.is_empty() {
-                label = inst.display.clone();
+                label = &inst.display;
             }
             let Resolved::Sharded { function, columns } = &inst.resolved else { continue };
             if !inst.constrained {
@@ -395,7 +403,7 @@ impl<'a> Eval<'a> {
                 continue;
             };
             if best.as_ref().is_none_or(|b| b.shards.as_ref().is_none_or(|s| shards.len() < s.len())) {
-                best = Some(Part { table: inst.display.clone(), written, shards: Some(shards), why });
+                best = Some(Part { table: &inst.display, written, shards: Some(shards), why });
             }
         }
         if let Some(b) = best {
@@ -406,7 +414,7 @@ impl<'a> Eval<'a> {
             if let Some(alts) = self.hinted(columns) {
                 let mut why = String::new();
                 let shards = self.place(*function, display, columns, &alts, kind == StatementKind::Insert, &mut why)?;
-                return Ok(Part { table: display.clone(), written, shards, why: format!("hint {why}") });
+                return Ok(Part { table: display, written, shards, why: format!("hint {why}") });
             }
         }
         Ok(Part { table: label, written, shards: None, why: String::new() })
@@ -417,7 +425,7 @@ impl<'a> Eval<'a> {
         kind: StatementKind,
         write: bool,
         t: &TablePlan,
-        parts: Vec<Part>,
+        parts: Vec<Part<'_>>,
     ) -> Result<(Target, String), RouteError> {
         let key_cols = |table: &str| key_columns(t, table);
         let no_key_hint = |table: &str| {
@@ -427,7 +435,7 @@ impl<'a> Eval<'a> {
         match parts.as_slice() {
             [] => Ok((Target::Any, "no sharded table".into())),
             [p] => match &p.shards {
-                Some(s) if s.is_empty() => Ok((Target::Any, format!("{}: no row can match", p.why_or(&p.table)))),
+                Some(s) if s.is_empty() => Ok((Target::Any, format!("{}: no row can match", p.why_or(p.table)))),
                 Some(s) if s.len() == 1 => {
                     Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), self.reason(p, s)))
                 }
@@ -442,16 +450,14 @@ impl<'a> Eval<'a> {
                 }
                 None if kind == StatementKind::Insert => Err(refuse(
                     format!("INSERT … SELECT into {}: shardgate cannot tell which shard the rows belong to", p.table),
-                    format!("add /* shardgate: shard=<name> */ or /* shardgate: {}=<value> */", key_cols(&p.table)),
+                    format!("add /* shardgate: shard=<name> */ or /* shardgate: {}=<value> */", key_cols(p.table)),
                 )),
                 None if self.map.broadcast_writes()
                     && matches!(kind, StatementKind::Update | StatementKind::Delete) =>
                 {
                     Ok((Target::All, format!("no shard key for {}: broadcast write", p.table)))
                 }
-                None => {
-                    Err(refuse(format!("{} on {} has no shard key", kind.as_str(), p.table), no_key_hint(&p.table)))
-                }
+                None => Err(refuse(format!("{} on {} has no shard key", kind.as_str(), p.table), no_key_hint(p.table))),
             },
             many => {
                 let mut shard: Option<ShardIdx> = None;
@@ -460,10 +466,10 @@ impl<'a> Eval<'a> {
                         Some([]) => {}
                         Some([s]) if shard.is_none_or(|x| x == *s) => shard = Some(*s),
                         _ => {
-                            let names: Vec<&str> = many.iter().map(|p| p.table.as_str()).collect();
+                            let names: Vec<&str> = many.iter().map(|p| p.table).collect();
                             let unkeyed = many.iter().find(|p| p.shards.as_ref().is_none_or(|s| s.len() > 1));
                             let hint = match unkeyed {
-                                Some(u) => no_key_hint(&u.table),
+                                Some(u) => no_key_hint(u.table),
                                 None => {
                                     "join the tables on their shard key, or query each shard's rows separately".into()
                                 }
@@ -479,9 +485,13 @@ impl<'a> Eval<'a> {
                         }
                     }
                 }
-                let why: Vec<&str> = many.iter().filter(|p| !p.why.is_empty()).map(|p| p.why.as_str()).collect();
                 match shard {
-                    Some(s) => Ok((Target::Shard(s), format!("{} → {}", why.join(", "), self.names(&[s])))),
+                    Some(s) if !self.explain => Ok((Target::Shard(s), String::new())),
+                    Some(s) => {
+                        let why: Vec<&str> =
+                            many.iter().filter(|p| !p.why.is_empty()).map(|p| p.why.as_str()).collect();
+                        Ok((Target::Shard(s), format!("{} → {}", why.join(", "), self.names(&[s]))))
+                    }
                     None => Ok((Target::Any, "no row can match".into())),
                 }
             }
@@ -489,7 +499,7 @@ impl<'a> Eval<'a> {
     }
 }
 
-impl Part {
+impl Part<'_> {
     fn why_or<'s>(&'s self, fallback: &'s str) -> &'s str {
         if self.why.is_empty() {
             fallback
