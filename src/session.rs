@@ -38,6 +38,15 @@ impl Settings {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The settings whose names start with `prefix` (a range of the ordered map, not a scan
+    /// of every setting: the router asks for `shardgate.*` on every statement).
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.values
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -79,6 +88,23 @@ pub fn quote_literal(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_prefix_reads_only_that_range() {
+        let mut s = Settings::default();
+        for (k, v) in [
+            ("application_name", "'a'"),
+            ("shardgate.tenant_id", "7"),
+            ("shardgate.shard", "'s1'"),
+            ("shardgatex", "1"),
+            ("work_mem", "'4MB'"),
+        ] {
+            s.set(k, v);
+        }
+        let got: Vec<_> = s.with_prefix("shardgate.").collect();
+        assert_eq!(got, [("shardgate.shard", "'s1'"), ("shardgate.tenant_id", "7")]);
+        assert_eq!(Settings::default().with_prefix("shardgate.").count(), 0);
+    }
 
     #[test]
     fn diff_sets_changed_and_resets_missing() {

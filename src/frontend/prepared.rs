@@ -39,9 +39,12 @@ impl PreparedStatement {
 
     /// The unnamed statement: never renamed, so no name is computed.
     pub fn unnamed(parse: Parse, effect: Option<SessionCommand>) -> Self {
-        Self { server_name: Arc::from(""), parse, effect }
+        Self { server_name: Arc::clone(&UNNAMED), parse, effect }
     }
 }
+
+/// The unnamed statement's server name, shared: one is made per extended-protocol statement.
+static UNNAMED: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
 
 #[derive(Debug, Default)]
 pub struct ClientPrepared {

@@ -295,9 +295,7 @@ impl Client {
             self.unnamed_statement_effect = effect.clone();
             self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect)));
             self.unnamed_on_server = false;
-            let mut b = BytesMut::new();
-            build::parse_complete(&mut b);
-            self.synthetic(b.freeze());
+            self.synthetic(bytes::Bytes::from_static(build::PARSE_COMPLETE));
             return Ok(());
         }
         if parse.name.is_empty() || self.mode == PoolMode::Session {
@@ -325,15 +323,11 @@ impl Client {
             // (pgbench -M prepared) cannot starve the pool. A statement that fails to prepare
             // later is forgotten, so the client sees the same state as on PostgreSQL after an
             // error.
-            let mut b = BytesMut::new();
-            build::parse_complete(&mut b);
-            self.synthetic(b.freeze());
+            self.synthetic(bytes::Bytes::from_static(build::PARSE_COMPLETE));
             return Ok(());
         }
         if self.server_has(&stmt) {
-            let mut b = BytesMut::new();
-            build::parse_complete(&mut b);
-            self.synthetic(b.freeze());
+            self.synthetic(bytes::Bytes::from_static(build::PARSE_COMPLETE));
         } else {
             self.prepare_on_server(&stmt, Some(name), true);
         }
@@ -554,9 +548,7 @@ impl Client {
         match self.deferred_answer(sql) {
             Some(Ok(ctl)) if bind.portal.is_empty() => {
                 self.portal_answer = Some(PortalAnswer::TxControl(ctl));
-                let mut b = BytesMut::new();
-                build::bind_complete(&mut b);
-                self.synthetic(b.freeze());
+                self.synthetic(bytes::Bytes::from_static(build::BIND_COMPLETE));
                 return Ok(Decision::Handled);
             }
             Some(Ok(_)) => {}
@@ -586,10 +578,10 @@ impl Client {
         if self.unnamed_on_server || self.server.is_none() {
             return;
         }
-        let Some(stmt) = self.unnamed.clone() else { return };
-        let mut out = BytesMut::new();
-        stmt.parse.write_renamed("", &mut out);
-        self.send(&out);
+        let Some(stmt) = self.unnamed.as_ref() else { return };
+        // Written straight into the server-bound buffer; `send` then does its bookkeeping.
+        stmt.parse.write_renamed("", &mut self.sout);
+        self.send(&[]);
         self.await_reply(Expect::Parse { server_name: None, client_name: None, forward: false });
         self.unnamed_on_server = true;
     }

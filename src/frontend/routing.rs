@@ -267,9 +267,7 @@ impl Client {
                 } else {
                     // Extended protocol: BindComplete now, the statement runs at Execute.
                     self.portal_answer = Some(PortalAnswer::Broadcast(sql.to_string()));
-                    let mut b = bytes::BytesMut::new();
-                    build::bind_complete(&mut b);
-                    self.synthetic(b.freeze());
+                    self.synthetic(bytes::Bytes::from_static(build::BIND_COMPLETE));
                 }
                 return Ok(Decision::Handled);
             }
@@ -351,9 +349,7 @@ impl Client {
             }
         } else {
             self.portal_answer = Some(PortalAnswer::Scatter(Box::new(job)));
-            let mut b = bytes::BytesMut::new();
-            build::bind_complete(&mut b);
-            self.synthetic(b.freeze());
+            self.synthetic(bytes::Bytes::from_static(build::BIND_COMPLETE));
         }
         Ok(())
     }
@@ -365,16 +361,15 @@ impl Client {
         sql: &str,
         params: Option<&Params<'_>>,
     ) -> Result<Result<Route, FrontendError>, FrontendError> {
-        let hint_shard = self.settings.get("shardgate.shard").map(unquote);
-        let keys: Vec<(String, String)> = self
-            .settings
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("shardgate.")
-                    .filter(|k| !matches!(*k, "shard" | "role" | "tag"))
-                    .map(|k| (k.to_string(), unquote(v)))
-            })
-            .collect();
+        let mut hint_shard = None;
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for (k, v) in self.settings.with_prefix("shardgate.") {
+            match k.strip_prefix("shardgate.").unwrap_or(k) {
+                "shard" => hint_shard = Some(unquote(v)),
+                "role" | "tag" => {}
+                key => keys.push((key.to_string(), unquote(v))),
+            }
+        }
         let key_refs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         for _ in 0..MAX_LOOKUP_ROUNDS {
             let route = {

@@ -115,6 +115,11 @@ pub fn backend_key_data(out: &mut BytesMut, pid: i32, secret: i32) {
     });
 }
 
+/// ParseComplete and BindComplete as whole frames: the proxy answers these itself for
+/// every routed extended-protocol statement, and a static frame costs no allocation.
+pub const PARSE_COMPLETE: &[u8] = b"1\0\0\0\x04";
+pub const BIND_COMPLETE: &[u8] = b"2\0\0\0\x04";
+
 pub fn parse_complete(out: &mut BytesMut) {
     message(out, b'1', |_| {});
 }
@@ -268,6 +273,16 @@ pub fn terminate(out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_static_frames_are_what_the_builders_write() {
+        let mut b = BytesMut::new();
+        parse_complete(&mut b);
+        assert_eq!(&b[..], PARSE_COMPLETE);
+        b.clear();
+        bind_complete(&mut b);
+        assert_eq!(&b[..], BIND_COMPLETE);
+    }
     use crate::protocol::messages::error_response::ErrorFields;
 
     #[test]
