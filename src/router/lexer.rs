@@ -50,8 +50,9 @@ fn backslash_escapes(b: &[u8], quote_at: usize) -> bool {
         && !quote_at.checked_sub(2).and_then(|p| b.get(p)).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
-/// Returns the index after the closing quote (doubled quotes stay inside).
-fn skip_quoted(b: &[u8], mut i: usize, q: u8, escapes: bool) -> usize {
+/// Returns the index after the closing quote (doubled quotes stay inside; with `escapes`,
+/// as in `E'…'`, a backslash escapes the next byte).
+pub(super) fn skip_quoted(b: &[u8], mut i: usize, q: u8, escapes: bool) -> usize {
     while let Some(&c) = b.get(i) {
         if escapes && c == b'\\' {
             i += 2;
@@ -69,11 +70,13 @@ fn skip_quoted(b: &[u8], mut i: usize, q: u8, escapes: bool) -> usize {
     b.len()
 }
 
-fn skip_line(b: &[u8], i: usize) -> usize {
+/// The index after the newline that ends a `--` comment.
+pub(super) fn skip_line(b: &[u8], i: usize) -> usize {
     b.get(i..).and_then(|r| r.iter().position(|&c| c == b'\n')).map_or(b.len(), |p| i + p + 1)
 }
 
-fn skip_block(b: &[u8], mut i: usize) -> usize {
+/// The index after a (nested) `/* … */` comment that starts at `i`.
+pub(super) fn skip_block(b: &[u8], mut i: usize) -> usize {
     let mut depth = 0usize;
     while i < b.len() {
         if b.get(i) == Some(&b'/') && b.get(i + 1) == Some(&b'*') {

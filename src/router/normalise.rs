@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use super::lexer::{skip_block, skip_line, skip_quoted};
+
 /// A normalised statement: the text with `$1…` for literals, and the literals in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Normalised<'a> {
@@ -66,7 +68,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
                 copied = i;
             }
             b'\'' => {
-                let end = skip_quoted(b, i + 1, b'\'');
+                let end = skip_quoted(b, i + 1, b'\'', false);
                 if prev == Prev::Word {
                     i = end;
                 } else {
@@ -87,7 +89,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
                 prev = Prev::Value;
             }
             b'"' => {
-                i = skip_quoted(b, i + 1, b'"');
+                i = skip_quoted(b, i + 1, b'"', false);
                 prev = Prev::Word;
             }
             b'$' => {
@@ -115,7 +117,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
                     // E'…', B'…', X'…', N'…': a prefixed string stays as it is.
                     Some(b'\'') => {
                         let escapes = matches!(b.get(start..i), Some(b"e" | b"E"));
-                        i = if escapes { skip_escaped(b, i + 1) } else { skip_quoted(b, i + 1, b'\'') };
+                        i = skip_quoted(b, i + 1, b'\'', escapes);
                         prev = Prev::Value;
                     }
                     Some(b'&') if matches!(b.get(start..i), Some(b"u" | b"U")) => return None,
@@ -173,55 +175,6 @@ fn number_end(b: &[u8], mut i: usize) -> usize {
         }
     }
     i
-}
-
-fn skip_quoted(b: &[u8], mut i: usize, q: u8) -> usize {
-    while let Some(&c) = b.get(i) {
-        if c == q {
-            if b.get(i + 1) == Some(&q) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    b.len()
-}
-
-fn skip_escaped(b: &[u8], mut i: usize) -> usize {
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'\\' => i += 2,
-            b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
-            b'\'' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    b.len()
-}
-
-fn skip_line(b: &[u8], i: usize) -> usize {
-    b.get(i..).and_then(|r| r.iter().position(|&c| c == b'\n')).map_or(b.len(), |p| i + p + 1)
-}
-
-fn skip_block(b: &[u8], mut i: usize) -> usize {
-    let mut depth = 0usize;
-    while i < b.len() {
-        if b.get(i) == Some(&b'/') && b.get(i + 1) == Some(&b'*') {
-            depth += 1;
-            i += 2;
-        } else if b.get(i) == Some(&b'*') && b.get(i + 1) == Some(&b'/') {
-            depth = depth.saturating_sub(1);
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    b.len()
 }
 
 /// `$tag$ … $tag$`; `None` for a lone `$` the scan does not understand.
