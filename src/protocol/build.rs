@@ -120,14 +120,6 @@ pub fn backend_key_data(out: &mut BytesMut, pid: i32, secret: i32) {
 pub const PARSE_COMPLETE: &[u8] = b"1\0\0\0\x04";
 pub const BIND_COMPLETE: &[u8] = b"2\0\0\0\x04";
 
-pub fn parse_complete(out: &mut BytesMut) {
-    message(out, b'1', |_| {});
-}
-
-pub fn bind_complete(out: &mut BytesMut) {
-    message(out, b'2', |_| {});
-}
-
 pub fn close_complete(out: &mut BytesMut) {
     message(out, b'3', |_| {});
 }
@@ -275,13 +267,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_static_frames_are_what_the_builders_write() {
-        let mut b = BytesMut::new();
-        parse_complete(&mut b);
-        assert_eq!(&b[..], PARSE_COMPLETE);
-        b.clear();
-        bind_complete(&mut b);
-        assert_eq!(&b[..], BIND_COMPLETE);
+    fn the_static_frames_are_what_message_writes() {
+        for (tag, frame) in [(b'1', PARSE_COMPLETE), (b'2', BIND_COMPLETE)] {
+            let mut b = BytesMut::new();
+            message(&mut b, tag, |_| {});
+            assert_eq!(&b[..], frame);
+        }
     }
     use crate::protocol::messages::error_response::ErrorFields;
 

@@ -84,7 +84,7 @@ impl PlanCache {
                     // Any entry will do (see the module doc): the first one the table holds.
                     let victim = table.iter().next().map(|e| e.hash);
                     if let Some(vh) = victim {
-                        if let Ok(entry) = table.find_entry(vh, |_| true) {
+                        if let Ok(entry) = table.find_entry(vh, |e| e.hash == vh) {
                             evicted = Some(entry.remove().0.plan);
                         }
                     }
