@@ -84,13 +84,13 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
             server: format!("{}:{}", endpoint.host, endpoint.port),
             role: role(&endpoint),
             user: key.user,
-            idle: u64::from(state.idle_connections),
-            active: u64::from(state.connections.saturating_sub(state.idle_connections)),
-            waiting: state.statistics.pending_gets(),
-            checkouts_direct: state.statistics.get_direct,
-            checkouts_waited: state.statistics.get_waited,
-            checkouts_timed_out: state.statistics.get_timed_out,
-            servers_opened: state.statistics.connections_created,
+            idle: u64::from(state.idle),
+            active: u64::from(state.connections.saturating_sub(state.idle)),
+            waiting: state.waiting,
+            checkouts_direct: state.direct,
+            checkouts_waited: state.waited,
+            checkouts_timed_out: state.timed_out,
+            servers_opened: state.opened,
         })
         .collect::<Vec<_>>();
     // A stable order keeps successive scrapes diffable by eye.

@@ -30,7 +30,7 @@ fn busy(shared: &Shared, shard: Option<&str>) -> usize {
         .states()
         .iter()
         .filter(|(k, _, _, _)| shard.is_none_or(|s| k.shard.as_str() == s))
-        .map(|(_, _, s, _)| s.connections.saturating_sub(s.idle_connections) as usize)
+        .map(|(_, _, s, _)| s.connections.saturating_sub(s.idle) as usize)
         .sum()
 }
 

@@ -37,15 +37,15 @@ pub fn run(shared: &Shared) -> Table {
         ))
     });
     for (key, endpoint, state, _) in states {
-        let active = state.connections.saturating_sub(state.idle_connections);
+        let active = state.connections.saturating_sub(state.idle);
         let user = config.users.get(&key.user);
         t.push(vec![
             text(&key.database),
             text(&key.user),
             text(active),
-            text(state.statistics.pending_gets()),
+            text(state.waiting),
             text(active),
-            text(state.idle_connections),
+            text(state.idle),
             user.map(|u| u.pool_mode.as_str().to_string()),
             text(key.shard.as_str()),
             text(format!("{}:{}", endpoint.host, endpoint.port)),

@@ -23,9 +23,9 @@ pub fn run(shared: &Shared) -> Table {
     let mut states = shared.pools.states();
     states.sort_by_key(|(key, _, _, _)| key.to_string());
     for (key, endpoint, state, _) in states {
-        let active = state.connections.saturating_sub(state.idle_connections);
-        let rows = std::iter::repeat_n("active", active as usize)
-            .chain(std::iter::repeat_n("idle", state.idle_connections as usize));
+        let active = state.connections.saturating_sub(state.idle);
+        let rows =
+            std::iter::repeat_n("active", active as usize).chain(std::iter::repeat_n("idle", state.idle as usize));
         for s in rows {
             t.push(vec![
                 text("S"),

@@ -31,10 +31,6 @@ pub enum BackendError {
     Io(#[from] std::io::Error),
     #[error("server closed the connection")]
     Closed,
-    /// A pooled server failed its check on checkout; the pool opens another. Not a
-    /// connection failure, so it must not fail clients waiting for a server.
-    #[error("pooled server was no longer usable")]
-    Stale,
 }
 
 impl BackendError {
@@ -62,7 +58,7 @@ impl ClientError for BackendError {
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             }
             Self::Protocol { .. } | Self::Unexpected { .. } => SqlState::PROTOCOL_VIOLATION,
-            Self::Io(_) | Self::Closed | Self::Stale => SqlState::CONNECTION_FAILURE,
+            Self::Io(_) | Self::Closed => SqlState::CONNECTION_FAILURE,
         }
     }
 

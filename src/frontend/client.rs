@@ -481,7 +481,6 @@ impl Client {
             server.clean =
                 self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0 && self.tx == TxStatus::Idle;
             tracing::trace!(server_pid = server.backend_pid(), clean = server.clean, "server released");
-            server.last_used = std::time::Instant::now();
             self.cancel.slot.set(None);
             self.busy_since = None;
             self.cancel_sent = false;
@@ -614,7 +613,6 @@ impl Client {
             }
         }
         server.clean = server.rbuf.is_empty();
-        server.last_used = std::time::Instant::now();
     }
 }
 

@@ -33,10 +33,19 @@ pub(super) fn is_slow(took: Duration, threshold: Option<Duration>) -> bool {
 /// checkout-wait histogram covers single-shard, scatter and fan-out alike. Cancel-safe, as
 /// `ShardPool::checkout` is.
 pub(super) async fn checkout(pool: &ShardPool, metrics: &Metrics, role: &str) -> Result<Checkout, PoolError> {
-    let started = Instant::now();
-    let result = pool.checkout().await;
-    metrics.checkout_waited(started.elapsed());
-    let mut server = result?;
+    // A server ready at once waited nothing: no clock reads on the common path.
+    let mut server = match pool.try_checkout() {
+        Some(server) => {
+            metrics.checkout_waited(Duration::ZERO);
+            server
+        }
+        None => {
+            let started = Instant::now();
+            let result = pool.checkout().await;
+            metrics.checkout_waited(started.elapsed());
+            result?
+        }
+    };
     server.name_span(pool.key.shard.as_str(), role);
     Ok(server)
 }

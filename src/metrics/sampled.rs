@@ -1,5 +1,5 @@
 //! Values read at scrape time rather than counted as they change: the state of every pool
-//! (bb8 keeps it), connected clients, the config generation and the plan caches' counts.
+//! (the pool keeps it), connected clients, the config generation and the plan caches' counts.
 //! Reading them once per scrape costs nothing on the hot path.
 
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct PoolSample {
     pub connecting: u64,
     /// Checkouts waiting for a server now.
     pub waiting: u64,
-    /// bb8's counts since the pool was created: checkouts served at once, after a wait,
+    /// The pool's counts since it was created: checkouts served at once, after a wait,
     /// timed out; servers opened.
     pub checkouts_direct: u64,
     pub checkouts_waited: u64,

@@ -1,7 +1,7 @@
-//! bb8 opens connections in background tasks and sends their errors only to an error sink;
-//! a caller of `get` would just wait out the whole timeout. This sink keeps the latest error
-//! and wakes waiting checkouts, so a client is told the server's own reason at once
-//! (a wrong server password is 28P01 from PostgreSQL, not a timeout).
+//! The latest failure to open a server of a pool, shared with the pool's waiting checkouts:
+//! when one open fails (a wrong server password, a shard that is down), every client waiting
+//! on that pool is told the server's own reason at once instead of waiting out the checkout
+//! timeout one by one.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,23 +22,11 @@ impl ConnectFailures {
         let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         last.as_ref().filter(|(at, _)| at.elapsed() <= window).map(|(_, e)| e.clone())
     }
-}
 
-#[derive(Debug, Clone)]
-pub struct FailureSink(pub Arc<ConnectFailures>);
-
-impl bb8::ErrorSink<BackendError> for FailureSink {
-    fn sink(&self, error: BackendError) {
-        if matches!(error, BackendError::Stale) {
-            tracing::debug!("dropped a pooled server that was no longer usable");
-            return;
-        }
+    /// Keeps `error` as the latest and wakes the pool's waiting checkouts.
+    pub fn record(&self, error: Arc<BackendError>) {
         tracing::warn!(error = %error, "server connection failed");
-        *self.0.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), Arc::new(error)));
-        self.0.notify.notify_waiters();
-    }
-
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<BackendError>> {
-        Box::new(self.clone())
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), error));
+        self.notify.notify_waiters();
     }
 }

@@ -1,35 +1,37 @@
-//! Pools of authenticated servers, one bb8 pool per (database, shard, role, user).
+//! Pools of authenticated servers, one per (database, shard, server, user).
 //!
-//! bb8 findings this module works around (see DESIGN.md, crate notes): connect errors reach
-//! the waiting client at once through an error sink (`failures.rs`) instead of surfacing as a
-//! bare timeout;
-//! a server goes back only when `clean` (idle ReadyForQuery 'I', nothing unread), otherwise
-//! bb8 drops it; and the validity ping runs only for servers idle longer than a threshold.
+//! The pool is shardgate's own (`core.rs` says why not bb8). Lessons kept from bb8 (see
+//! DESIGN.md, crate notes): a failure to open a server reaches every waiting client at once
+//! with the server's own error (`failures.rs`), not as a bare timeout; a server goes back only
+//! when `clean` (idle ReadyForQuery 'I', nothing unread), otherwise it is closed; and the
+//! validity ping runs only for servers idle longer than a threshold.
 
 pub mod control;
+mod core;
 mod directory;
 mod error;
 mod failures;
 pub mod health;
-mod manager;
+mod opener;
 pub mod pause;
 pub mod select;
 mod stats;
+mod upkeep;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use self::core::Core;
+pub use self::core::{Checkout, Limits, PoolState};
 pub use directory::{Directory, DirectoryView};
 pub use error::PoolError;
-use failures::{ConnectFailures, FailureSink};
-pub use manager::{ServerManager, ServerParams};
+use failures::ConnectFailures;
+use opener::Opener;
+pub use opener::ServerParams;
 
 use crate::backend::ConnectParams;
 use crate::config::{PoolSettings, UserConfig};
 use crate::shardmap::{Endpoint, ServerIdx, ServerTlsMode, ShardName};
-
-/// A server checked out of a pool; dropping it returns it (if clean) or closes it.
-pub type Checkout = bb8::PooledConnection<'static, ServerManager>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
@@ -54,38 +56,50 @@ impl std::fmt::Display for PoolKey {
 pub struct ShardPool {
     pub key: PoolKey,
     pub endpoint: Endpoint,
-    pool: bb8::Pool<ServerManager>,
+    core: Arc<Core>,
     startup_params: Arc<OnceLock<ServerParams>>,
     checkout_timeout: std::time::Duration,
-    failures: Arc<ConnectFailures>,
     /// Connections being opened now (for /metrics).
     pub connecting: Arc<std::sync::atomic::AtomicUsize>,
     pause: Arc<pause::PauseGate>,
 }
 
 impl ShardPool {
-    /// Waits up to the checkout timeout for a server, or until opening one fails.
-    /// Cancel-safe: a dropped call takes nothing.
+    /// A server now, without waiting or arming a timer, when a slot is free and an idle
+    /// server needs no ping (the common case); `None` means call [`ShardPool::checkout`].
+    pub fn try_checkout(&self) -> Option<Checkout> {
+        if self.pause.any_paused() {
+            return None;
+        }
+        self.core.try_ready()
+    }
+
+    /// Waits up to the checkout timeout for a server, or until opening one fails (here or in
+    /// another checkout of the pool). Cancel-safe: a dropped call takes nothing.
     pub async fn checkout(&self) -> Result<Checkout, PoolError> {
         if let Err(waited) = self.pause.wait(self.key.shard.as_str()).await {
             return Err(PoolError::Paused { shard: self.key.shard.to_string(), waited_ms: waited.as_millis() as u64 });
         }
-        // `biased`: an idle server is taken on the first poll without ever registering with
-        // the failure notifier (a mutex and a list insert per checkout otherwise). A failure
-        // that lands between the two first polls is still reported, at the timeout.
-        let woken = self.failures.notify.notified();
+        if let Some(c) = self.core.try_ready() {
+            return Ok(c);
+        }
+        let failures = &self.core.failures;
+        let woken = failures.notify.notified();
         tokio::pin!(woken);
         tokio::select! {
             biased;
-            r = self.pool.get_owned() => match r {
-                Ok(c) => Ok(c),
-                Err(bb8::RunError::User(e)) => Err(PoolError::Backend(std::sync::Arc::new(e))),
-                Err(bb8::RunError::TimedOut) => Err(match self.failures.recent(self.checkout_timeout) {
-                    Some(e) => PoolError::Backend(e),
-                    None => PoolError::Timeout { pool: self.key.to_string(), waited_ms: self.checkout_timeout.as_millis() as u64 },
-                }),
+            r = tokio::time::timeout(self.checkout_timeout, self.core.checkout()) => match r {
+                Ok(Ok(c)) => Ok(c),
+                Ok(Err(e)) => Err(PoolError::Backend(e)),
+                Err(_) => {
+                    self.core.timed_out.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Err(match failures.recent(self.checkout_timeout) {
+                        Some(e) => PoolError::Backend(e),
+                        None => PoolError::Timeout { pool: self.key.to_string(), waited_ms: self.checkout_timeout.as_millis() as u64 },
+                    })
+                }
             },
-            () = &mut woken => match self.failures.recent(std::time::Duration::from_secs(1)) {
+            () = &mut woken => match failures.recent(std::time::Duration::from_secs(1)) {
                 Some(e) => Err(PoolError::Backend(e)),
                 None => Err(PoolError::Timeout { pool: self.key.to_string(), waited_ms: 0 }),
             },
@@ -97,14 +111,13 @@ impl ShardPool {
         self.startup_params.get().cloned()
     }
 
-    pub fn state(&self) -> bb8::State {
-        self.pool.state()
+    pub fn state(&self) -> PoolState {
+        self.core.state()
     }
 
     /// Servers of this pool checked out right now.
     pub fn in_use(&self) -> usize {
-        let s = self.pool.state();
-        s.connections.saturating_sub(s.idle_connections) as usize
+        self.core.in_use()
     }
 }
 
@@ -174,7 +187,7 @@ impl Pools {
         let startup_params = Arc::new(OnceLock::new());
         let failures = Arc::new(ConnectFailures::default());
         let connecting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let manager = ServerManager {
+        let opener = Opener {
             params: ConnectParams {
                 endpoint: endpoint.clone(),
                 user: user.server_user.clone(),
@@ -182,30 +195,26 @@ impl Pools {
                 tls,
                 timeout: self.settings.connect_timeout,
             },
-            ping_after_idle: self.settings.ping_after_idle,
             startup_params: startup_params.clone(),
             connecting: connecting.clone(),
             prepared_total: self.prepared_total.clone(),
         };
         let s = &self.settings;
-        let pool = bb8::Pool::builder()
-            .max_size(user.pool_size)
-            .min_idle(if s.min_idle > 0 { Some(s.min_idle.min(user.pool_size)) } else { None })
-            .connection_timeout(s.checkout_timeout)
-            .idle_timeout(s.idle_timeout)
-            .max_lifetime(s.lifetime)
-            .retry_connection(false)
-            .test_on_check_out(true)
-            .queue_strategy(bb8::QueueStrategy::Lifo)
-            .error_sink(Box::new(FailureSink(failures.clone())))
-            .build_unchecked(manager);
+        let limits = Limits {
+            size: user.pool_size,
+            min_idle: s.min_idle.min(user.pool_size),
+            idle_timeout: s.idle_timeout,
+            lifetime: s.lifetime,
+            ping_after_idle: s.ping_after_idle,
+        };
+        let core = Arc::new(Core::new(limits, opener, failures));
+        upkeep::start(&core);
         ShardPool {
             key,
             endpoint: endpoint.clone(),
-            pool,
+            core,
             startup_params,
             checkout_timeout: s.checkout_timeout,
-            failures,
             pause: self.pause.clone(),
             connecting,
         }

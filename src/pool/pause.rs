@@ -83,6 +83,11 @@ impl PauseGate {
         self.any.load(Ordering::Acquire) && self.state.borrow().covers(shard)
     }
 
+    /// Whether any shard is paused now: one atomic load, for the checkout fast path.
+    pub fn any_paused(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// Waits until `shard` is not paused; `Err(waited)` after [`PAUSE_WAIT_LIMIT`].
     /// Cancel-safe: it only watches.
     pub async fn wait(&self, shard: &str) -> Result<(), Duration> {

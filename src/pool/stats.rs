@@ -5,9 +5,9 @@ use super::{PoolKey, Pools};
 use crate::shardmap::Endpoint;
 
 impl Pools {
-    /// Every pool's key and server with its bb8 state (idle and total connections) now. Takes
+    /// Every pool's key and server with its state (idle and total connections, waits) now. Takes
     /// the pools lock only to copy the list, not while reading each pool's state.
-    pub fn states(&self) -> Vec<(PoolKey, Endpoint, bb8::State, usize)> {
+    pub fn states(&self) -> Vec<(PoolKey, Endpoint, super::PoolState, usize)> {
         let pools: Vec<_> = {
             let map = self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             map.values().cloned().collect()
@@ -16,7 +16,7 @@ impl Pools {
             .iter()
             .map(|p| {
                 let connecting = p.connecting.load(std::sync::atomic::Ordering::Relaxed);
-                (p.key.clone(), p.endpoint.clone(), p.pool.state(), connecting)
+                (p.key.clone(), p.endpoint.clone(), p.state(), connecting)
             })
             .collect()
     }

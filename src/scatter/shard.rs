@@ -71,7 +71,6 @@ pub async fn run(mut checkout: Checkout, request: Bytes, tx: mpsc::Sender<ShardE
                 btag::READY_FOR_QUERY => {
                     let status = TxStatus::from_body(&frame.body()).ok();
                     server.clean = status == Some(TxStatus::Idle) && server.rbuf.is_empty();
-                    server.last_used = std::time::Instant::now();
                     if errored {
                         let _ = tx.send(ShardEvent::Failed(String::new())).await;
                     }

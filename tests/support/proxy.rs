@@ -63,6 +63,8 @@ pub struct ProxyBuilder<'a> {
     query_timeout_ms: u64,
     max_message_size: u64,
     max_prepared_per_server: u32,
+    /// pool.min_idle, pool.idle_timeout_s, pool.lifetime_s.
+    upkeep: (u32, u64, u64),
     tls: Option<Tls>,
     extra_yaml: String,
     provision: bool,
@@ -126,6 +128,12 @@ impl ProxyBuilder<'_> {
     /// How many proxy-named prepared statements each server keeps (pool.max_prepared_per_server).
     pub fn max_prepared_per_server(mut self, n: u32) -> Self {
         self.max_prepared_per_server = n;
+        self
+    }
+
+    /// pool.min_idle, pool.idle_timeout_s and pool.lifetime_s (defaults 0, 600, 3600).
+    pub fn pool_upkeep(mut self, min_idle: u32, idle_timeout_s: u64, lifetime_s: u64) -> Self {
+        self.upkeep = (min_idle, idle_timeout_s, lifetime_s);
         self
     }
 
@@ -257,13 +265,16 @@ impl ProxyBuilder<'_> {
         }
         let _ = write!(
             yaml,
-            "pool:\n  mode: {}\n  size: {}\n  min_idle: 0\n  max_client_conn: {}\n  \
-             checkout_timeout_ms: {}\n  idle_timeout_s: 600\n  lifetime_s: 3600\n  \
+            "pool:\n  mode: {}\n  size: {}\n  min_idle: {}\n  max_client_conn: {}\n  \
+             checkout_timeout_ms: {}\n  idle_timeout_s: {}\n  lifetime_s: {}\n  \
              query_timeout_ms: {}\n  reset_query: DISCARD ALL\n  max_prepared_per_server: {}\n",
             yaml_str(&self.pool_mode),
             self.pool_size,
+            self.upkeep.0,
             self.max_client_conn,
             self.checkout_timeout_ms,
+            self.upkeep.1,
+            self.upkeep.2,
             self.query_timeout_ms,
             self.max_prepared_per_server,
         );
@@ -332,6 +343,7 @@ impl Proxy {
             query_timeout_ms: 0,
             max_message_size: 64 * 1024 * 1024,
             max_prepared_per_server: 200,
+            upkeep: (0, 600, 3600),
             tls: None,
             extra_yaml: String::new(),
             provision: true,

@@ -1,17 +1,15 @@
-//! bb8's view of a server: how to open one, when to ping it, when it must not come back.
+//! How a pool opens a server, and what it records when it does.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use crate::backend::{connect, BackendError, ConnectParams, Server};
 
 /// ParameterStatus values a server reported at startup, in order.
 pub type ServerParams = Arc<Vec<(String, String)>>;
 
-pub struct ServerManager {
+pub struct Opener {
     pub params: ConnectParams,
-    pub ping_after_idle: Duration,
     pub startup_params: Arc<OnceLock<ServerParams>>,
     /// Connections of this pool being opened now (for /metrics).
     pub connecting: Arc<AtomicUsize>,
@@ -19,7 +17,8 @@ pub struct ServerManager {
     pub prepared_total: Arc<AtomicI64>,
 }
 
-/// Counts one connection attempt while it lasts, however it ends.
+/// Counts one connection attempt while it lasts, however it ends (a cancelled checkout
+/// drops the attempt midway).
 struct Connecting<'a>(&'a AtomicUsize);
 
 impl Drop for Connecting<'_> {
@@ -28,11 +27,10 @@ impl Drop for Connecting<'_> {
     }
 }
 
-impl bb8::ManageConnection for ServerManager {
-    type Connection = Server;
-    type Error = BackendError;
-
-    async fn connect(&self) -> Result<Server, BackendError> {
+impl Opener {
+    /// Connects and authenticates one server, boxed: the pool moves servers between its idle
+    /// stack and clients, and a box moves as a pointer.
+    pub async fn open(&self) -> Result<Box<Server>, BackendError> {
         self.connecting.fetch_add(1, Ordering::Relaxed);
         let attempt = Connecting(&self.connecting);
         let mut server = connect(&self.params).await?;
@@ -40,23 +38,6 @@ impl bb8::ManageConnection for ServerManager {
         server.prepared.count_in(self.prepared_total.clone());
         let _ = self.startup_params.set(server.startup_params.clone());
         tracing::debug!(server = %server.addr(), pid = server.backend_pid(), "server connected");
-        Ok(server)
-    }
-
-    /// Drops servers that spoke or closed while idle (a restarted server sends 57P01 to every
-    /// pooled connection), and pings only servers idle longer than `ping_after_idle`: a ping
-    /// on every checkout costs about 30 % of pgbench throughput.
-    async fn is_valid(&self, conn: &mut Server) -> Result<(), BackendError> {
-        if conn.has_unsolicited_input() {
-            return Err(BackendError::Stale);
-        }
-        if conn.last_used.elapsed() > self.ping_after_idle {
-            conn.run_internal(";").await.map_err(|_| BackendError::Stale)?;
-        }
-        Ok(())
-    }
-
-    fn has_broken(&self, conn: &mut Server) -> bool {
-        !conn.clean
+        Ok(Box::new(server))
     }
 }

@@ -1,0 +1,83 @@
+//! A pool's background upkeep: closing servers idle past `idle_timeout` or older than
+//! `lifetime`, and keeping `min_idle` servers open ahead of demand.
+//!
+//! One task per pool that needs it, once a second (bb8, which this replaces, reaped every 30 s
+//! and replenished after each checkout; a second is close enough for both and costs one
+//! uncontended lock per pool per second). The task holds the pool weakly and ends when the
+//! pool is dropped (a shard removed by a reload).
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::core::Core;
+
+const EVERY: Duration = Duration::from_secs(1);
+
+/// Starts the upkeep of `core` if its limits ask for any; needs a tokio runtime (without one,
+/// as in some unit tests, there is no upkeep).
+pub(super) fn start(core: &Arc<Core>) {
+    let l = &core.limits;
+    if l.min_idle == 0 && l.idle_timeout.is_none() && l.lifetime.is_none() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let weak = Arc::downgrade(core);
+    runtime.spawn(run(weak));
+}
+
+async fn run(core: Weak<Core>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(core) = core.upgrade() else { return };
+        reap(&core, Instant::now());
+        replenish(&core).await;
+    }
+}
+
+/// Closes idle servers past their lifetime, and those idle past `idle_timeout` beyond the
+/// `min_idle` kept. The oldest-idle are at the bottom of the stack and go first; the closes
+/// happen after the lock is let go.
+fn reap(core: &Core, now: Instant) {
+    let l = &core.limits;
+    let closing = {
+        let mut idle = core.idle_servers();
+        let all = std::mem::take(&mut *idle);
+        let mut spare = all.len().saturating_sub(l.min_idle as usize);
+        let mut closing = Vec::new();
+        for server in all {
+            let expired = l.lifetime.is_some_and(|lt| now.saturating_duration_since(server.created) >= lt);
+            let idled_out =
+                spare > 0 && l.idle_timeout.is_some_and(|t| now.saturating_duration_since(server.last_used) >= t);
+            if expired || idled_out {
+                spare = spare.saturating_sub(1);
+                closing.push(server);
+            } else {
+                idle.push(server);
+            }
+        }
+        closing
+    };
+    if !closing.is_empty() {
+        tracing::debug!(closed = closing.len(), "closed idle servers past idle_timeout or lifetime");
+    }
+}
+
+/// Opens servers until `min_idle` are idle (or being opened), as long as a slot is free: a
+/// pool in full use needs no spares. A failed open is recorded for waiting checkouts and
+/// tried again on the next round.
+async fn replenish(core: &Arc<Core>) {
+    let min = core.limits.min_idle as usize;
+    loop {
+        let opening = core.opener.connecting.load(std::sync::atomic::Ordering::Relaxed);
+        if core.idle_servers().len() + opening >= min {
+            return;
+        }
+        let Some(slot) = core.try_slot() else { return };
+        let Ok(mut server) = core.open().await else { return };
+        server.last_used = Instant::now();
+        core.idle_servers().push(server);
+        drop(slot);
+    }
+}

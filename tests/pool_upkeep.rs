@@ -1,0 +1,119 @@
+//! The pool's own bookkeeping, seen from PostgreSQL: how many server connections exist, and
+//! which backend a client's statements run on. `min_idle` opens spares ahead of demand,
+//! `idle_timeout_s` closes unused servers, `lifetime_s` replaces old ones, and the pool never
+//! holds more than `pool.size` servers however many clients wait.
+
+// Tests fail by panicking; unwrap/expect keep them short.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{PgCluster, Proxy};
+
+/// Server connections the proxy holds to `pms` now, by PostgreSQL's own count.
+async fn servers(pg: &PgCluster) -> anyhow::Result<i64> {
+    let su = pg.client("pms").await?;
+    let row = su
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND datname = 'pms' \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Polls until `servers(pg)` satisfies `ok`, for up to `within`; returns the last count.
+async fn wait_for_servers(pg: &PgCluster, within: Duration, ok: impl Fn(i64) -> bool) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = servers(pg).await?;
+        if ok(n) || Instant::now() >= deadline {
+            return Ok(n);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_idle_opens_spare_servers_and_no_more() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(5).pool_upkeep(3, 600, 3600).start().await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    // The pool is created on first use; its upkeep then tops the idle servers up to three.
+    c.simple_query("SELECT 1").await?;
+    let n = wait_for_servers(&pg, Duration::from_secs(5), |n| n >= 3).await?;
+    assert_eq!(n, 3, "min_idle 3 should leave three servers open");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(servers(&pg).await?, 3, "upkeep must not open more than min_idle spares");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_idle_past_idle_timeout_are_closed_and_reopened_on_demand() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(5).pool_upkeep(0, 1, 3600).start().await?;
+    // Three transactions open at once need three servers.
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let c = proxy.connect("app", "app", "pms").await?;
+        c.batch_execute("BEGIN; SELECT 1").await?;
+        clients.push(c);
+    }
+    assert_eq!(servers(&pg).await?, 3);
+    for c in &clients {
+        c.batch_execute("COMMIT").await?;
+    }
+    let n = wait_for_servers(&pg, Duration::from_secs(6), |n| n == 0).await?;
+    assert_eq!(n, 0, "idle_timeout_s 1 should close every idle server within a few seconds");
+    let row = clients[0].query_one("SELECT 41 + 1", &[]).await?;
+    assert_eq!(row.get::<_, i32>(0), 42, "a client is served after its pool emptied");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_past_its_lifetime_is_replaced() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(2).pool_upkeep(0, 600, 1).start().await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    let first: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    let again: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    assert_eq!(first, again, "a young idle server is reused");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let later: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    assert_ne!(first, later, "a server older than lifetime_s must be closed, not reused");
+    let su = pg.client("pms").await?;
+    let old_alive: i64 = su.query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&first]).await?.get(0);
+    assert_eq!(old_alive, 0, "the expired server's backend should be gone");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_share_a_small_pool_without_exceeding_it() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(3).start().await?;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let c = proxy.connect("app", "app", "pms").await?;
+        tasks.push(tokio::spawn(async move {
+            let mut pids = Vec::new();
+            for j in 0..20 {
+                // A short sleep keeps servers busy, so clients queue for them.
+                let row =
+                    c.query_one("SELECT pg_backend_pid(), $1::int FROM pg_sleep(0.002)", &[&(i * 100 + j)]).await?;
+                assert_eq!(row.get::<_, i32>(1), i * 100 + j, "each client gets its own answer");
+                pids.push(row.get::<_, i32>(0));
+            }
+            anyhow::Ok(pids)
+        }));
+    }
+    let mut pids = std::collections::BTreeSet::new();
+    for t in tasks {
+        pids.extend(t.await??);
+    }
+    assert!(pids.len() <= 3, "pool.size 3 but statements ran on {} backends: {pids:?}", pids.len());
+    assert!(servers(&pg).await? <= 3);
+    Ok(())
+}
