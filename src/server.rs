@@ -45,6 +45,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None => None,
     };
     let shared = Arc::new(Shared::new(config, tls));
+    // Not tracked: the hard-stop watcher must not hold up a graceful shutdown's wait.
+    shared.registry.raise_when(shared.shutdown.clone(), crate::admin::stop_signal::Stop::Shutdown);
+    shared.registry.raise_when(shared.hard_stop.clone(), crate::admin::stop_signal::Stop::Kill);
     let tracker = TaskTracker::new();
     tracker.spawn(serve(listener, shared.clone(), tracker.clone()));
     tracker.spawn(crate::reload::watch(shared.clone()));

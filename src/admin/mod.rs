@@ -25,6 +25,7 @@ mod show_shards;
 mod show_stats;
 mod show_version;
 mod shutdown;
+pub mod stop_signal;
 mod table;
 
 use bytes::BytesMut;

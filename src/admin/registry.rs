@@ -13,6 +13,8 @@ use std::time::SystemTime;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::stop_signal::{Stop, StopSignal};
+
 /// What a client is doing now, as SHOW CLIENTS reports it (PgBouncer's words where they fit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -53,6 +55,9 @@ pub struct ClientEntry {
     pub connected_at: SystemTime,
     state: AtomicU8,
     kill: CancellationToken,
+    /// The same stops as `kill` (and a graceful shutdown), for the application client's hot
+    /// loop, where polling a token would take its lock on every wakeup.
+    pub stop: StopSignal,
 }
 
 impl ClientEntry {
@@ -71,6 +76,7 @@ impl ClientEntry {
     /// Asks the client's task to close its connection (KILL_CLIENT).
     pub fn kill(&self) {
         self.kill.cancel();
+        self.stop.raise(Stop::Kill);
     }
 
     /// Completes when KILL_CLIENT names this client or the proxy stops hard (the token is a
@@ -92,17 +98,45 @@ pub struct ClientRegistry {
 
 impl ClientRegistry {
     /// Adds a client; it stays listed while the returned [`Registration`] lives. Its kill
-    /// token is a child of `hard_stop`, so one wait covers both.
-    pub fn register(&self, info: NewClient, hard_stop: &CancellationToken) -> Registration {
+    /// token is a child of `hard_stop`, so one wait covers both. A stop already under way is
+    /// raised on its signal at once (the watchers of [`ClientRegistry::raise_when`] only
+    /// reach clients listed when they run).
+    pub fn register(
+        &self,
+        info: NewClient,
+        hard_stop: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> Registration {
         let id = info.id;
         let entry = Arc::new(ClientEntry {
             info,
             connected_at: SystemTime::now(),
             state: AtomicU8::new(ClientState::Idle as u8),
             kill: hard_stop.child_token(),
+            stop: StopSignal::default(),
         });
         self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(id, entry.clone());
+        // After the insert: a watcher that ran before it saw a cancelled token first.
+        if hard_stop.is_cancelled() {
+            entry.stop.raise(Stop::Kill);
+        }
+        if shutdown.is_cancelled() {
+            entry.stop.raise(Stop::Shutdown);
+        }
         Registration { entries: self.entries.clone(), entry }
+    }
+
+    /// Raises `why` on every listed client once `token` is cancelled; called once per token
+    /// at start, inside the runtime.
+    pub fn raise_when(&self, token: CancellationToken, why: Stop) {
+        let entries = self.entries.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            let listed: Vec<_> = entries.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
+            for entry in listed {
+                entry.stop.raise(why);
+            }
+        });
     }
 
     /// Every client now, by id. The lock is held only to copy the list.
@@ -154,8 +188,8 @@ mod tests {
     #[test]
     fn a_client_is_listed_while_registered_and_its_state_is_its_own() {
         let registry = ClientRegistry::default();
-        let a = registry.register(client(1), &CancellationToken::new());
-        let b = registry.register(client(2), &CancellationToken::new());
+        let a = registry.register(client(1), &CancellationToken::new(), &CancellationToken::new());
+        let b = registry.register(client(2), &CancellationToken::new(), &CancellationToken::new());
         a.entry().set_state(ClientState::Active);
         assert_eq!(registry.list().len(), 2);
         assert_eq!(registry.get(1).map(|e| e.state()), Some(ClientState::Active));

@@ -22,6 +22,7 @@ use super::listener::{ClientGuard, Shared};
 use super::prepared::{ClientPrepared, PreparedStatement};
 use super::replicas::Need;
 use super::routing::{PortalAnswer, Routing};
+use crate::admin::stop_signal::Stop;
 use crate::config::{Config, PoolMode};
 use crate::error::{write_error, write_fatal, ClientError};
 use crate::metrics::RouteKind;
@@ -136,7 +137,7 @@ pub(super) async fn run(tcp: TcpStream, id: super::ConnId, shared: Arc<Shared>, 
                 application_name: String::new(),
                 admin: true,
             };
-            let registration = shared.registry.register(info, &shared.hard_stop);
+            let registration = shared.registry.register(info, &shared.hard_stop, &shared.shutdown);
             crate::admin::serve(*a, shared.clone(), registration.entry()).await;
             drop(guard);
             return;
@@ -171,6 +172,7 @@ pub(super) async fn run(tcp: TcpStream, id: super::ConnId, shared: Arc<Shared>, 
             admin: false,
         },
         &shared.hard_stop,
+        &shared.shutdown,
     );
     let mut client = match Client::login(*auth, shared.clone(), registration.entry()).await {
         Ok(c) => c,
@@ -323,14 +325,11 @@ impl Client {
 
     /// The main loop. Returns when the client terminates or the connection fails.
     async fn serve(&mut self) -> Result<(), FrontendError> {
-        // The stop futures are created once per client, not per loop turn, and wait on tokens
-        // of this client's own: polling a token takes its lock, and a token shared by every
-        // client would be a lock the cores fight over on every wakeup. `killed` also fires on
-        // a hard stop (its token is a child of `hard_stop`). Likewise the query-timeout timer
-        // exists only while a deadline does.
-        let shutdown = self.shared.shutdown.child_token().cancelled_owned();
-        let killed = self.entry.killed();
-        tokio::pin!(shutdown, killed);
+        // Stops are watched through the entry's signal (one atomic load per poll), not the
+        // cancellation tokens (a lock per poll). A busy client watches only kills; an idle
+        // one also a graceful shutdown. The query-timeout timer exists only while a
+        // deadline does.
+        let entry = self.entry.clone();
         let query_timeout = self.config.pool.query_timeout;
         loop {
             if self.handle_client_frames().await? {
@@ -392,14 +391,16 @@ impl Client {
                             self.on_query_timeout().await?;
                             continue;
                         }
-                        () = &mut killed => return Err(self.kill_reason()),
+                        _ = entry.stop.raised(&[Stop::Kill]) => return Err(self.kill_reason()),
                     }
                 }
                 None => {
                     tokio::select! {
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
-                        () = &mut shutdown => return Err(FrontendError::ShuttingDown),
-                        () = &mut killed => return Err(self.kill_reason()),
+                        why = entry.stop.raised(&[Stop::Kill, Stop::Shutdown]) => return Err(match why {
+                            Stop::Kill => self.kill_reason(),
+                            Stop::Shutdown => FrontendError::ShuttingDown,
+                        }),
                     }
                 }
             }

@@ -1,0 +1,97 @@
+//! How a client's task learns that it must stop: KILL_CLIENT, a hard stop, or a graceful
+//! shutdown (which an idle client obeys at once and a busy one after its transaction).
+//!
+//! The client's select polls this on every wakeup, so it costs one atomic load and, while
+//! nothing is raised, a waker registration (two compare-exchanges). Waiting on cancellation
+//! tokens instead took each token's mutex and its `Notify` on every poll (~1.6 % of the
+//! proxy's samples under `pgbench -S -c 16`). Reasons are sticky bits: once raised, every
+//! later poll sees them, so no wakeup is lost between two loop turns.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
+
+/// Why a client must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// KILL_CLIENT or a hard stop of the proxy: close now.
+    Kill,
+    /// A graceful shutdown: close once no server is held.
+    Shutdown,
+}
+
+impl Stop {
+    fn bit(self) -> u8 {
+        match self {
+            Self::Kill => 1,
+            Self::Shutdown => 2,
+        }
+    }
+}
+
+/// The reasons raised for one client, and the one task that waits on them.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    raised: AtomicU8,
+    waker: AtomicWaker,
+}
+
+impl StopSignal {
+    pub fn raise(&self, why: Stop) {
+        self.raised.fetch_or(why.bit(), Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Completes with the most urgent raised reason among `watched` (a kill before a
+    /// shutdown). Meant for one waiting task; cheap to create on every loop turn.
+    pub fn raised<'a>(&'a self, watched: &'a [Stop]) -> impl Future<Output = Stop> + 'a {
+        let mask = watched.iter().fold(0, |m, w| m | w.bit());
+        std::future::poll_fn(move |cx| self.poll_raised(mask, cx))
+    }
+
+    fn poll_raised(&self, mask: u8, cx: &mut Context<'_>) -> Poll<Stop> {
+        let pick = |raised: u8| match raised & mask {
+            0 => None,
+            r if r & Stop::Kill.bit() != 0 => Some(Stop::Kill),
+            _ => Some(Stop::Shutdown),
+        };
+        if let Some(why) = pick(self.raised.load(Ordering::Acquire)) {
+            return Poll::Ready(why);
+        }
+        self.waker.register(cx.waker());
+        // A raise between the load and the registration woke no one: look again.
+        match pick(self.raised.load(Ordering::Acquire)) {
+            Some(why) => Poll::Ready(why),
+            None => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_raised_reason_wakes_the_waiter_and_stays_raised() {
+        let signal = std::sync::Arc::new(StopSignal::default());
+        let s = signal.clone();
+        let waiter = tokio::spawn(async move { s.raised(&[Stop::Kill, Stop::Shutdown]).await });
+        tokio::task::yield_now().await;
+        signal.raise(Stop::Shutdown);
+        assert_eq!(waiter.await.unwrap(), Stop::Shutdown);
+        // Sticky: a later wait completes at once, and a kill outranks the shutdown.
+        assert_eq!(signal.raised(&[Stop::Shutdown]).await, Stop::Shutdown);
+        signal.raise(Stop::Kill);
+        assert_eq!(signal.raised(&[Stop::Kill, Stop::Shutdown]).await, Stop::Kill);
+    }
+
+    #[tokio::test]
+    async fn a_reason_not_watched_does_not_complete_the_wait() {
+        let signal = StopSignal::default();
+        signal.raise(Stop::Shutdown);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(50), signal.raised(&[Stop::Kill])).await;
+        assert!(waited.is_err(), "a busy client watches only kills");
+    }
+}
