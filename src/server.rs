@@ -80,8 +80,8 @@ fn snapshot(shared: &Shared) -> crate::metrics::Snapshot {
         .pools
         .states()
         .into_iter()
-        .map(|(key, endpoint, state, connecting)| crate::metrics::PoolSample {
-            connecting: connecting as u64,
+        .map(|(key, endpoint, state)| crate::metrics::PoolSample {
+            connecting: state.connecting,
             database: key.database,
             shard: key.shard.to_string(),
             server: format!("{}:{}", endpoint.host, endpoint.port),

@@ -29,8 +29,8 @@ fn busy(shared: &Shared, shard: Option<&str>) -> usize {
         .pools
         .states()
         .iter()
-        .filter(|(k, _, _, _)| shard.is_none_or(|s| k.shard.as_str() == s))
-        .map(|(_, _, s, _)| s.connections.saturating_sub(s.idle) as usize)
+        .filter(|(k, _, _)| shard.is_none_or(|s| k.shard.as_str() == s))
+        .map(|(_, _, s)| s.connections.saturating_sub(s.idle) as usize)
         .sum()
 }
 

@@ -30,8 +30,8 @@ pub fn run(shared: &Shared) -> Table {
                 let e = &member.endpoint;
                 let current: u32 = states
                     .iter()
-                    .filter(|(k, ep, _, _)| k.database == db.name && k.shard == shard.name && ep == e)
-                    .map(|(_, _, s, _)| s.connections)
+                    .filter(|(k, ep, _)| k.database == db.name && k.shard == shard.name && ep == e)
+                    .map(|(_, _, s)| s.connections)
                     .sum();
                 t.push(vec![
                     text(&db.name),

@@ -1,9 +1,11 @@
 //! SHOW POOLS: one row per pool (database, shard, server, user), PgBouncer's column names
 //! where the concept is the same.
 //!
-//! Left out because the pool library does not expose them: sv_used, sv_tested, sv_login
-//! (connections being checked or opened) and maxwait (age of the oldest waiter). A server
-//! checked out is held by exactly one client, so cl_active equals sv_active.
+//! Left out: sv_used and sv_tested (the pool keeps no such states: a server is idle or
+//! handed out, and a ping happens inside a checkout), sv_login (servers being opened: the
+//! `connecting` state of the pool series on /metrics) and maxwait (the pool does not keep
+//! waiters' ages). A server checked out is held by exactly one client, so cl_active equals
+//! sv_active.
 
 use super::table::{boolean, text, Kind, Table};
 use crate::frontend::Shared;
@@ -27,7 +29,7 @@ pub fn run(shared: &Shared) -> Table {
         ("paused", Kind::Bool),
     ]);
     let mut states = shared.pools.states();
-    states.sort_by(|(a, ea, _, _), (b, eb, _, _)| {
+    states.sort_by(|(a, ea, _), (b, eb, _)| {
         (&a.database, a.shard.as_str(), &ea.host, ea.port, &a.user).cmp(&(
             &b.database,
             b.shard.as_str(),
@@ -36,7 +38,7 @@ pub fn run(shared: &Shared) -> Table {
             &b.user,
         ))
     });
-    for (key, endpoint, state, _) in states {
+    for (key, endpoint, state) in states {
         let active = state.connections.saturating_sub(state.idle);
         let user = config.users.get(&key.user);
         t.push(vec![

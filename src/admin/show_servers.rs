@@ -21,8 +21,8 @@ pub fn run(shared: &Shared) -> Table {
         ("role", Kind::Text),
     ]);
     let mut states = shared.pools.states();
-    states.sort_by_key(|(key, _, _, _)| key.to_string());
-    for (key, endpoint, state, _) in states {
+    states.sort_by_key(|(key, _, _)| key.to_string());
+    for (key, endpoint, state) in states {
         let active = state.connections.saturating_sub(state.idle);
         let rows =
             std::iter::repeat_n("active", active as usize).chain(std::iter::repeat_n("idle", state.idle as usize));

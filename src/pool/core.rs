@@ -50,6 +50,8 @@ pub struct PoolState {
     /// Servers open: in use plus idle (not those being opened).
     pub connections: u32,
     pub idle: u32,
+    /// Servers being opened now.
+    pub connecting: u64,
     /// Checkouts waiting for a slot now.
     pub waiting: u64,
     /// Checkouts served without waiting for a slot, after a wait, or timed out.
@@ -244,6 +246,7 @@ impl Core {
         PoolState {
             connections: u32::try_from(idle + in_use).unwrap_or(u32::MAX),
             idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            connecting: self.opener.connecting.load(Ordering::Relaxed) as u64,
             waiting: self.waiting.load(Ordering::Relaxed) as u64,
             direct: self.direct.load(Ordering::Relaxed),
             waited: self.waited.load(Ordering::Relaxed),

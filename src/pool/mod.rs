@@ -59,14 +59,13 @@ pub struct ShardPool {
     core: Arc<Core>,
     startup_params: Arc<OnceLock<ServerParams>>,
     checkout_timeout: std::time::Duration,
-    /// Connections being opened now (for /metrics).
-    pub connecting: Arc<std::sync::atomic::AtomicUsize>,
     pause: Arc<pause::PauseGate>,
 }
 
 impl ShardPool {
     /// A server now, without waiting or arming a timer, when a slot is free and an idle
-    /// server needs no ping (the common case); `None` means call [`ShardPool::checkout`].
+    /// server needs no ping (the common case); `None` means call [`ShardPool::checkout`],
+    /// which does not try this again.
     pub fn try_checkout(&self) -> Option<Checkout> {
         if self.pause.any_paused() {
             return None;
@@ -79,9 +78,6 @@ impl ShardPool {
     pub async fn checkout(&self) -> Result<Checkout, PoolError> {
         if let Err(waited) = self.pause.wait(self.key.shard.as_str()).await {
             return Err(PoolError::Paused { shard: self.key.shard.to_string(), waited_ms: waited.as_millis() as u64 });
-        }
-        if let Some(c) = self.core.try_ready() {
-            return Ok(c);
         }
         let failures = &self.core.failures;
         let woken = failures.notify.notified();
@@ -186,7 +182,6 @@ impl Pools {
         };
         let startup_params = Arc::new(OnceLock::new());
         let failures = Arc::new(ConnectFailures::default());
-        let connecting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let opener = Opener {
             params: ConnectParams {
                 endpoint: endpoint.clone(),
@@ -196,7 +191,7 @@ impl Pools {
                 timeout: self.settings.connect_timeout,
             },
             startup_params: startup_params.clone(),
-            connecting: connecting.clone(),
+            connecting: std::sync::atomic::AtomicUsize::new(0),
             prepared_total: self.prepared_total.clone(),
         };
         let s = &self.settings;
@@ -216,7 +211,6 @@ impl Pools {
             startup_params,
             checkout_timeout: s.checkout_timeout,
             pause: self.pause.clone(),
-            connecting,
         }
     }
 }

@@ -12,7 +12,7 @@ pub struct Opener {
     pub params: ConnectParams,
     pub startup_params: Arc<OnceLock<ServerParams>>,
     /// Connections of this pool being opened now (for /metrics).
-    pub connecting: Arc<AtomicUsize>,
+    pub connecting: AtomicUsize,
     /// The instance's count of statements prepared on servers.
     pub prepared_total: Arc<AtomicI64>,
 }
