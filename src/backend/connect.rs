@@ -101,6 +101,8 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
         clean: true,
         created: now,
         last_used: now,
+        expires_at: None,
+        ping_due: None,
         span,
         span_named: false,
     })

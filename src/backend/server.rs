@@ -57,6 +57,13 @@ pub struct Server {
     pub clean: bool,
     pub created: Instant,
     pub last_used: Instant,
+    /// When the pool retires this server (`created` + the pool's lifetime), if ever. Kept as
+    /// deadlines rather than ages so the checkout and return paths compare times instead of
+    /// subtracting them (a visible cost at one checkout per transaction).
+    pub expires_at: Option<Instant>,
+    /// Past this, an idle server is pinged before it is handed out (`last_used` + the pool's
+    /// `ping_after_idle`, set when it goes back idle).
+    pub ping_due: Option<Instant>,
     /// This connection's own `server` span (addr, db, pid; shard and role once the pool that
     /// owns it first hands it out). A root span: the connection outlives the client that
     /// caused it to open, so its events must not be attributed to that client.

@@ -113,6 +113,8 @@ pub(super) struct Client {
     /// When the client sent the request (Query, Sync, FunctionCall) the next ReadyForQuery
     /// answers, for the statement latency histogram and the slow-statement log.
     pub request_started: Option<Instant>,
+    /// The time read during the task's current wakeup, if any (see `Client::now`).
+    pub clock: Option<Instant>,
     /// The routing decision of the current request (`None`: not routed, e.g. a single-shard
     /// database or a statement the proxy answered itself).
     pub last_route: Option<RouteKind>,
@@ -236,7 +238,7 @@ impl Client {
         let generation = shared.generation.load(std::sync::atomic::Ordering::Acquire);
         let routing = Routing::new(database, user.clone(), generation);
         let cancel = shared.cancels.register();
-        let startup = Arc::new(startup);
+        let startup = shared.share_startup_settings(startup);
         let mut client = Client {
             stream,
             rbuf,
@@ -280,6 +282,7 @@ impl Client {
             busy_since: None,
             cancel_sent: false,
             request_started: None,
+            clock: None,
             last_route: None,
             tx_kind: None,
             entry,
@@ -332,6 +335,7 @@ impl Client {
         let entry = self.entry.clone();
         let query_timeout = self.config.pool.query_timeout;
         loop {
+            self.clock = None;
             if self.handle_client_frames().await? {
                 return Ok(());
             }
@@ -368,7 +372,17 @@ impl Client {
             match self.server.as_mut() {
                 Some(server) => {
                     let server = &mut **server;
+                    // Fixed order, no random start (one RNG draw fewer per wakeup). Stop and
+                    // timer come first so a server that streams without pause cannot starve
+                    // them; the client is read after the server, which only delays pipelined
+                    // requests until the replies that precede them are relayed.
                     tokio::select! {
+                        biased;
+                        _ = entry.stop.raised(&[Stop::Kill]) => return Err(self.kill_reason()),
+                        () = timer => {
+                            self.on_query_timeout().await?;
+                            continue;
+                        }
                         r = server.stream.read_buf(&mut server.rbuf) => {
                             // A reset (a crashed or killed server) is handled like a close:
                             // the client keeps its session when no transaction is lost.
@@ -381,26 +395,23 @@ impl Client {
                                 self.server_lost(&why).await?;
                                 continue;
                             }
+                            self.clock = None;
                             self.relay_server()?;
                             self.release_before_reply();
                             self.flush_client().await?;
                             continue;
                         }
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
-                        () = timer => {
-                            self.on_query_timeout().await?;
-                            continue;
-                        }
-                        _ = entry.stop.raised(&[Stop::Kill]) => return Err(self.kill_reason()),
                     }
                 }
                 None => {
                     tokio::select! {
-                        r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
+                        biased;
                         why = entry.stop.raised(&[Stop::Kill, Stop::Shutdown]) => return Err(match why {
                             Stop::Kill => self.kill_reason(),
                             Stop::Shutdown => FrontendError::ShuttingDown,
                         }),
+                        r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
                     }
                 }
             }
@@ -486,6 +497,8 @@ impl Client {
             self.busy_since = None;
             self.cancel_sent = false;
             self.entry.set_state(crate::admin::ClientState::Idle);
+            let now = self.now().into_std();
+            server.return_at(now);
         }
         self.server_shard = None;
         self.unnamed_on_server = false;

@@ -96,7 +96,14 @@ impl Client {
                     break;
                 }
             };
-            let mut server = match super::timing::checkout(&pool, &self.shared.metrics, "primary").await {
+            let mut server = match super::timing::checkout(
+                &pool,
+                &self.shared.metrics,
+                "primary",
+                tokio::time::Instant::now(),
+            )
+            .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     failure = Some((*shard, fields("08006", &format!("shard {name}: {e}"))));

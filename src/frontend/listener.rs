@@ -44,6 +44,11 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Logged-in clients, for the admin console's SHOW CLIENTS and KILL_CLIENT.
     pub registry: crate::admin::ClientRegistry,
+    /// The startup settings of the last client that logged in, shared with every later client
+    /// whose settings are equal (an app's connections usually are). A server then carries the
+    /// very `Arc` its next client holds, and bringing the server in line between transactions
+    /// is a pointer compare instead of a map compare.
+    startup_settings: std::sync::Mutex<Arc<crate::session::Settings>>,
 }
 
 impl Shared {
@@ -64,7 +69,17 @@ impl Shared {
             tenants: Arc::default(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             registry: crate::admin::ClientRegistry::default(),
+            startup_settings: std::sync::Mutex::default(),
         }
+    }
+
+    /// `settings`, or an equal `Arc` that other clients already share.
+    pub(super) fn share_startup_settings(&self, settings: crate::session::Settings) -> Arc<crate::session::Settings> {
+        let mut last = self.startup_settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if **last != settings {
+            *last = Arc::new(settings);
+        }
+        last.clone()
     }
 }
 

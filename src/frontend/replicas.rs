@@ -152,6 +152,7 @@ impl Client {
                         let changed = self.shared.health.changed.notified();
                         self.shared.health.check_soon();
                         let _ = tokio::time::timeout_at(ryw_deadline, changed).await;
+                        self.clock = None;
                         continue;
                     }
                 }
@@ -167,12 +168,14 @@ impl Client {
                     // A check round (or a ban lifting) may change the answer.
                     let wait = (deadline - now).min(Duration::from_millis(100));
                     let _ = tokio::time::timeout(wait, self.shared.health.changed.notified()).await;
+                    self.clock = None;
                     continue;
                 }
             };
             let pool = self.routing.pool_of(&self.shared.pools, shard, server).ok_or_else(|| self.not_in_map(shard))?;
             attempts += 1;
-            match super::timing::checkout(&pool, &self.shared.metrics, need.role()).await {
+            let now = self.now();
+            match super::timing::checkout(&pool, &self.shared.metrics, need.role(), now).await {
                 Ok(checkout) => {
                     tracing::trace!(
                         server_pid = checkout.backend_pid(),
@@ -190,6 +193,8 @@ impl Client {
                 }
                 Err(PoolError::Backend(e)) if replicated && e.is_unreachable() && attempts < CHECKOUT_ATTEMPTS => {
                     self.shared.health.report_failure(&pool.endpoint, &e.to_string(), &self.config.replicas);
+                    // The failed attempt may have waited: the next one reads a fresh time.
+                    self.clock = None;
                 }
                 Err(e) => {
                     if replicated {

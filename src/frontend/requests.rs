@@ -216,10 +216,12 @@ impl Client {
 
     async fn on_query(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let q = Query::parse(&frame.body())?;
-        let sql = std::str::from_utf8(&q.sql).unwrap_or_default();
+        // A plain statement on an unrouted database needs neither the text nor its words.
+        let affects = may_affect_session(&q.sql);
+        let sql = if affects || self.routing.routes() { std::str::from_utf8(&q.sql).unwrap_or_default() } else { "" };
         let mut effects = Vec::new();
         let mut count = 0usize;
-        let lexed = if may_affect_session(sql) { Some(statements(sql)) } else { None };
+        let lexed = if affects { Some(statements(sql)) } else { None };
         for stmt in lexed.into_iter().flatten() {
             count += 1;
             let cmd = classify(stmt);
@@ -281,8 +283,8 @@ impl Client {
 
     async fn on_parse(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let parse = Parse::parse(&frame.body())?;
-        let sql = std::str::from_utf8(&parse.sql).unwrap_or_default();
-        let effect = if may_affect_session(sql) {
+        let effect = if may_affect_session(&parse.sql) {
+            let sql = std::str::from_utf8(&parse.sql).unwrap_or_default();
             statements(sql).next().map(classify).filter(|c| !matches!(c, SessionCommand::Other))
         } else {
             None

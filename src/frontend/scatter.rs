@@ -156,7 +156,8 @@ impl Client {
         let Some(&first) = job.shards.first() else { return Ok(None) };
         let need = self.need(first, &job.sql, false, job.read_from);
         let pool = self.pool_for(first, &need)?;
-        let server = super::timing::checkout(&pool, &self.shared.metrics, need.role())
+        let now = self.now();
+        let server = super::timing::checkout(&pool, &self.shared.metrics, need.role(), now)
             .await
             .map_err(|e| self.shard_error(first, &e))?;
         let mut req = BytesMut::new();
@@ -188,9 +189,11 @@ impl Client {
             pools.push((s, self.pool_for(s, &need)?, need.role()));
         }
         let metrics = &self.shared.metrics;
-        let checkouts =
-            futures_util::future::join_all(pools.iter().map(|(_, p, role)| super::timing::checkout(p, metrics, role)))
-                .await;
+        let now = tokio::time::Instant::now();
+        let checkouts = futures_util::future::join_all(
+            pools.iter().map(|(_, p, role)| super::timing::checkout(p, metrics, role, now)),
+        )
+        .await;
         let mut servers = Vec::with_capacity(pools.len());
         for ((s, _, _), r) in pools.iter().zip(checkouts) {
             match r {

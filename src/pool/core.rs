@@ -110,9 +110,8 @@ impl Core {
 
     /// The common case, with no timer and no await: a slot is free now and the newest idle
     /// server needs no ping. `None` sends the caller to [`Core::checkout`].
-    pub(super) fn try_ready(self: &Arc<Self>) -> Option<Checkout> {
+    pub(super) fn try_ready(self: &Arc<Self>, now: Instant) -> Option<Checkout> {
         let permit = self.slots.try_acquire().ok()?;
-        let now = Instant::now();
         let mut idle = self.idle_servers();
         loop {
             let server = idle.pop()?;
@@ -191,8 +190,9 @@ impl Core {
             Err(e) => Err(BackendError::Io(std::io::Error::other(format!("opening a server failed: {e}")))),
         };
         match result {
-            Ok(server) => {
+            Ok(mut server) => {
                 self.opened.fetch_add(1, Ordering::Relaxed);
+                server.expires_at = self.limits.lifetime.and_then(|lt| server.created.checked_add(lt));
                 Ok(server)
             }
             Err(e) => {
@@ -204,10 +204,9 @@ impl Core {
     }
 
     fn readiness(&self, server: &Server, now: Instant) -> Readiness {
-        let expired = self.limits.lifetime.is_some_and(|lt| now.saturating_duration_since(server.created) >= lt);
-        if expired || server.has_unsolicited_input() {
+        if server.expires_at.is_some_and(|at| now >= at) || server.has_unsolicited_input() {
             Readiness::Unusable
-        } else if now.saturating_duration_since(server.last_used) > self.limits.ping_after_idle {
+        } else if server.ping_due.is_some_and(|due| now > due) {
             Readiness::Ping
         } else {
             Readiness::Ready
@@ -221,18 +220,24 @@ impl Core {
 
     /// A server comes back: onto the stack if `clean` and within its lifetime, else closed.
     /// The server is pushed before the slot is freed, so a waiter woken by the slot finds it.
-    fn put_back(&self, mut server: Box<Server>) {
+    fn put_back(&self, mut server: Box<Server>, now: Instant) {
         self.in_use.fetch_sub(1, Ordering::Relaxed);
-        let now = Instant::now();
-        let expired = self.limits.lifetime.is_some_and(|lt| now.saturating_duration_since(server.created) >= lt);
+        let expired = server.expires_at.is_some_and(|at| now >= at);
         if server.clean && !expired {
-            server.last_used = now;
+            self.mark_idle(&mut server, now);
             self.idle_servers().push(server);
         } else {
             tracing::debug!(clean = server.clean, expired, "server closed instead of pooled");
             drop(server);
         }
         self.slots.add_permits(1);
+    }
+
+    /// Stamps a server going idle at `now`: its idle time (for `idle_timeout`) and when it
+    /// will need a ping before its next use.
+    pub(super) fn mark_idle(&self, server: &mut Server, now: Instant) {
+        server.last_used = now;
+        server.ping_due = now.checked_add(self.limits.ping_after_idle);
     }
 
     /// Whether a slot is free now without waiting; taken (and freed when the guard drops).
@@ -302,10 +307,20 @@ impl DerefMut for Checkout {
     }
 }
 
+impl Checkout {
+    /// Gives the server back, stamped with `now` (a time the caller has just read) as its
+    /// last use; dropping the checkout does the same with a fresh clock read.
+    pub fn return_at(mut self, now: Instant) {
+        if let Some(server) = self.server.take() {
+            self.core.put_back(server, now);
+        }
+    }
+}
+
 impl Drop for Checkout {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
-            self.core.put_back(server);
+            self.core.put_back(server, Instant::now());
         }
     }
 }

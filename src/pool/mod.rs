@@ -65,12 +65,13 @@ pub struct ShardPool {
 impl ShardPool {
     /// A server now, without waiting or arming a timer, when a slot is free and an idle
     /// server needs no ping (the common case); `None` means call [`ShardPool::checkout`],
-    /// which does not try this again.
-    pub fn try_checkout(&self) -> Option<Checkout> {
+    /// which does not try this again. `now` is a recent time the caller already read (the
+    /// client's, from the wakeup that brought the request), so this path reads no clock.
+    pub fn try_checkout(&self, now: std::time::Instant) -> Option<Checkout> {
         if self.pause.any_paused() {
             return None;
         }
-        self.core.try_ready()
+        self.core.try_ready(now)
     }
 
     /// Waits up to the checkout timeout for a server, or until opening one fails (here or in

@@ -47,7 +47,7 @@ fn reap(core: &Core, now: Instant) {
         let mut spare = all.len().saturating_sub(l.min_idle as usize);
         let mut closing = Vec::new();
         for server in all {
-            let expired = l.lifetime.is_some_and(|lt| now.saturating_duration_since(server.created) >= lt);
+            let expired = server.expires_at.is_some_and(|at| now >= at);
             let idled_out =
                 spare > 0 && l.idle_timeout.is_some_and(|t| now.saturating_duration_since(server.last_used) >= t);
             if expired || idled_out {
@@ -76,7 +76,7 @@ async fn replenish(core: &Arc<Core>) {
         }
         let Some(slot) = core.try_slot() else { return };
         let Ok(mut server) = core.open().await else { return };
-        server.last_used = Instant::now();
+        core.mark_idle(&mut server, Instant::now());
         core.idle_servers().push(server);
         drop(slot);
     }

@@ -30,14 +30,28 @@ fn is(word: &str, kw: &str) -> bool {
 /// Whether `sql` may hold a statement `classify` cares about. A cheap pre-check for the hot
 /// path: one statement (at most a trailing `;`) whose first word is not SET, RESET, DISCARD,
 /// DEALLOCATE, LISTEN or UNLISTEN needs no lexing. Anything else is lexed in full.
-pub fn may_affect_session(sql: &str) -> bool {
-    let Some(first) = Words::new(sql).next() else { return false };
-    if ["set", "reset", "discard", "deallocate", "listen", "unlisten"].iter().any(|k| first.eq_ignore_ascii_case(k)) {
+///
+/// Works on the raw bytes, so a statement that needs nothing is not even checked for UTF-8:
+/// the first word is read directly unless the text opens with a comment (then the lexer
+/// reads it). Text that is not UTF-8 holds no statement the pooler cares about.
+pub fn may_affect_session(sql: &[u8]) -> bool {
+    const WATCHED: [&[u8]; 6] = [b"set", b"reset", b"discard", b"deallocate", b"listen", b"unlisten"];
+    let start = sql.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(sql.len());
+    let rest = sql.get(start..).unwrap_or_default();
+    let first_is_watched = if rest.starts_with(b"--") || rest.starts_with(b"/*") {
+        let text = std::str::from_utf8(sql).unwrap_or_default();
+        Words::new(text).next().is_some_and(|w| WATCHED.iter().any(|k| w.as_bytes().eq_ignore_ascii_case(k)))
+    } else {
+        let len = rest.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).unwrap_or(rest.len());
+        let word = rest.get(..len).unwrap_or_default();
+        WATCHED.iter().any(|k| word.eq_ignore_ascii_case(k))
+    };
+    if first_is_watched {
         return true;
     }
-    let body = sql.trim_end();
-    let body = body.strip_suffix(';').unwrap_or(body);
-    body.as_bytes().contains(&b';')
+    let body = sql.trim_ascii_end();
+    let body = body.strip_suffix(b";").unwrap_or(body);
+    memchr::memchr(b';', body).is_some()
 }
 
 /// Reads one statement (as split by `lexer::statements`).
@@ -134,12 +148,19 @@ mod tests {
 
     #[test]
     fn the_pre_check_never_hides_a_session_command() {
-        assert!(!may_affect_session("SELECT abalance FROM pgbench_accounts WHERE aid = 1;"));
-        assert!(!may_affect_session("  /* c */ update t set a = 1"));
-        assert!(may_affect_session("/* c */ SET x = 1"));
-        assert!(may_affect_session("select 1; set x = 1"));
-        assert!(may_affect_session("select ';'"), "quoted semicolons fall back to the lexer");
-        assert!(may_affect_session("unlisten *"));
+        assert!(!may_affect_session(b"SELECT abalance FROM pgbench_accounts WHERE aid = 1;"));
+        assert!(!may_affect_session(b"  /* c */ update t set a = 1"));
+        assert!(may_affect_session(b"/* c */ SET x = 1"));
+        assert!(may_affect_session(b"select 1; set x = 1"));
+        assert!(may_affect_session(b"select ';'"), "quoted semicolons fall back to the lexer");
+        assert!(may_affect_session(b"unlisten *"));
+        assert!(may_affect_session(b"\n\tDISCARD ALL"));
+        assert!(may_affect_session(b"-- note\nreset all"));
+        assert!(may_affect_session(b"set\tx to 1"));
+        assert!(!may_affect_session(b"settings_report()"), "a longer word is not SET");
+        assert!(!may_affect_session(b"select '\xff'"), "no UTF-8 needed to pass plain text");
+        assert!(!may_affect_session(b""));
+        assert!(!may_affect_session(b"   ;  "));
     }
 
     #[test]
