@@ -468,7 +468,7 @@ impl Client {
         }
         if self.wants_commit_position() {
             // The transaction is over; only the server is still needed.
-            self.tenant_slot = None;
+            drop(self.tenant_slot.take());
         } else {
             self.maybe_release();
         }
@@ -478,7 +478,7 @@ impl Client {
     pub fn maybe_release(&mut self) {
         if self.queue.is_empty() && self.server_at_rest && self.tx == TxStatus::Idle && self.sout.is_empty() {
             // The transaction is over, in either pooling mode.
-            self.tenant_slot = None;
+            drop(self.tenant_slot.take());
             if let Some(kind) = self.tx_kind.take() {
                 self.shared.metrics.transaction_done(kind);
             }
@@ -503,7 +503,7 @@ impl Client {
         self.server_shard = None;
         self.unnamed_on_server = false;
         if self.tx == TxStatus::Idle {
-            self.tenant_slot = None;
+            drop(self.tenant_slot.take());
         }
     }
 

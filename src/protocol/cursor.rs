@@ -57,13 +57,12 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
 
-    /// A NUL-terminated string, returned without its terminator.
+    /// A NUL-terminated string, returned without its terminator. (memchr: every Query and
+    /// Parse has its SQL text scanned here.)
     pub fn cstr(&mut self) -> Result<&'a [u8], ProtocolError> {
-        let pos = self
-            .buf
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(ProtocolError::malformed(self.what, "missing string terminator"))?;
+        let what = self.what;
+        let pos =
+            memchr::memchr(0, self.buf).ok_or_else(|| ProtocolError::malformed(what, "missing string terminator"))?;
         let (s, rest) = self.buf.split_at(pos);
         self.buf = rest.get(1..).unwrap_or_default();
         Ok(s)
