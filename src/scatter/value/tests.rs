@@ -180,6 +180,23 @@ fn dates_and_timestamps_read_iso_text() {
 }
 
 #[test]
+fn fractions_and_two_digit_fields_read_exactly() {
+    use super::interval::{fraction_micros, two_digits};
+    assert_eq!(fraction_micros(""), Some(0));
+    assert_eq!(fraction_micros("5"), Some(500_000));
+    assert_eq!(fraction_micros("000001"), Some(1));
+    assert_eq!(fraction_micros("123456"), Some(123_456));
+    assert_eq!(fraction_micros("1234567"), None);
+    assert_eq!(fraction_micros("12a"), None);
+    assert_eq!(fraction_micros("-1"), None);
+    assert_eq!(two_digits("07"), Some(7));
+    assert_eq!(two_digits("59"), Some(59));
+    for bad in ["7", "007", "+1", "a1", ""] {
+        assert_eq!(two_digits(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
 fn text_bpchar_uuid_and_bool() {
     assert_order(oid::BPCHAR, &[&["", "  "], &["a", "a  "], &["a\tb"], &["ab", "ab "]]);
     assert_order(oid::TEXT, &[&[""], &[" "], &["a"], &["a "], &["b"]]);
