@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
 
 use super::client::Client;
 use super::error::FrontendError;
@@ -26,7 +25,7 @@ use crate::scatter::layout::{is_collatable, Layout};
 use crate::scatter::merge::{write_visible, Admit, Sorter, Window};
 use crate::scatter::plan::{MergePlan, Shape};
 use crate::scatter::planner::Planned;
-use crate::scatter::shard::{self, ShardEvent, CHANNEL_DEPTH};
+use crate::scatter::shard::{self, ShardEvent};
 use crate::scatter::value::{self, Format};
 use crate::scatter::ScatterError;
 use crate::shardmap::ShardIdx;
@@ -83,7 +82,7 @@ impl Eq for ScatterJob {}
 /// One shard's stream of events.
 struct Feed {
     shard: ShardIdx,
-    rx: mpsc::Receiver<ShardEvent>,
+    events: shard::Events,
     done: bool,
 }
 
@@ -164,10 +163,9 @@ impl Client {
         build::parse(&mut req, "", sql, types);
         build::describe(&mut req, b'S', "");
         build::sync(&mut req);
-        let (tx, mut rx) = mpsc::channel(4);
-        tokio::spawn(shard::run(server, req.freeze(), tx));
+        let mut events = shard::Events::start(server, req.freeze());
         let mut cols: Option<Vec<Column>> = None;
-        while let Some(ev) = rx.recv().await {
+        while let Some(ev) = events.next().await {
             match ev {
                 ShardEvent::Description(c) => cols = Some(c),
                 ShardEvent::Error(e) => return Err(self.shard_failed(first, e)),
@@ -212,9 +210,7 @@ impl Client {
         let request = request(plan, job.params.as_ref());
         let mut feeds = Vec::with_capacity(servers.len());
         for (s, server) in servers {
-            let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-            tokio::spawn(shard::run(server, request.clone(), tx));
-            feeds.push(Feed { shard: s, rx, done: false });
+            feeds.push(Feed { shard: s, events: shard::Events::start(server, request.clone()), done: false });
         }
         Ok(feeds)
     }
@@ -420,7 +416,7 @@ impl Client {
         if feed.done {
             return Ok(None);
         }
-        match feed.rx.recv().await {
+        match feed.events.next().await {
             Some(ShardEvent::Complete) => {
                 feed.done = true;
                 Ok(None)
@@ -444,7 +440,7 @@ impl Client {
                     if f.done {
                         continue;
                     }
-                    if let Poll::Ready(ev) = f.rx.poll_recv(cx) {
+                    if let Poll::Ready(ev) = f.events.poll_next(cx) {
                         return Poll::Ready((i, ev));
                     }
                 }
@@ -529,12 +525,12 @@ async fn drain(feeds: &mut [Feed]) {
     for f in feeds.iter_mut() {
         let mut left = DRAIN_LIMIT;
         while left > 0 {
-            match f.rx.recv().await {
+            match f.events.next().await {
                 None => break,
                 Some(_) => left -= 1,
             }
         }
-        f.rx.close();
+        f.events.close();
     }
 }
 
