@@ -25,8 +25,11 @@ pub(super) fn start(core: &Arc<Core>) {
     runtime.spawn(run(weak));
 }
 
+/// The first round comes one period after the pool is made, not at once: the pool is made by
+/// its first checkout, and a round during that checkout would count the server the checkout
+/// is about to return as missing and open one spare too many.
 async fn run(core: Weak<Core>) {
-    let mut tick = tokio::time::interval(EVERY);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
