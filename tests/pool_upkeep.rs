@@ -51,6 +51,27 @@ async fn min_idle_opens_spare_servers_and_no_more() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Idle servers hold no checkout slot, so a free slot does not mean room for one more server:
+/// with every server open and one of them in use, upkeep must not open a spare to make up
+/// the idle count (it did: 4 servers on a pool of 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_idle_never_opens_past_the_pool_size() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(3).pool_upkeep(3, 600, 3600).start().await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    c.simple_query("SELECT 1").await?;
+    let n = wait_for_servers(&pg, Duration::from_secs(5), |n| n >= 3).await?;
+    assert_eq!(n, 3, "min_idle 3 should fill the pool of 3");
+    // One server in use, two idle: below min_idle, but the pool is full.
+    c.batch_execute("BEGIN; SELECT 1").await?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(servers(&pg).await?, 3, "upkeep opened a server past pool.size");
+    c.batch_execute("COMMIT").await?;
+    let row = c.query_one("SELECT 41 + 1", &[]).await?;
+    assert_eq!(row.get::<_, i32>(0), 42);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_idle_past_idle_timeout_are_closed_and_reopened_on_demand() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;

@@ -67,17 +67,24 @@ fn reap(core: &Core, now: Instant) {
     }
 }
 
-/// Opens servers until `min_idle` are idle (or being opened), as long as a slot is free: a
-/// pool in full use needs no spares. A failed open is recorded for waiting checkouts and
+/// Opens servers until `min_idle` are idle (or being opened), as long as the pool has room:
+/// a pool in full use needs no spares. A failed open is recorded for waiting checkouts and
 /// tried again on the next round.
+///
+/// Room is counted, not read off the slots: idle servers hold no slot, so with one server of
+/// a full pool in use a slot is free while the pool is full. The count is taken while this
+/// round holds a slot: a checkout opens a server only with a slot of its own and an empty
+/// stack, so the two cannot together open past the size.
 async fn replenish(core: &Arc<Core>) {
     let min = core.limits.min_idle as usize;
+    let size = core.limits.size as usize;
     loop {
+        let Some(slot) = core.try_slot() else { return };
         let opening = core.opener.connecting.load(std::sync::atomic::Ordering::Relaxed);
-        if core.idle_servers().len() + opening >= min {
+        let idle = core.idle_servers().len();
+        if idle + opening >= min || idle + opening + core.in_use() >= size {
             return;
         }
-        let Some(slot) = core.try_slot() else { return };
         let Ok(mut server) = core.open().await else { return };
         core.mark_idle(&mut server, Instant::now());
         core.idle_servers().push(server);
