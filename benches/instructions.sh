@@ -21,8 +21,14 @@
 #   CLIENTS      pgbench clients [4]
 #   N1, N2       transactions per client of the two runs [300 1500]
 #   MODES        pgbench query modes [simple extended]
+#   WORKLOAD     select-only [pgbench -S], or tenant: a point select by tenant_id (the
+#                tenant script of pgbench.sh, TENANTS rows [100000]) through shardgate in
+#                front of one database and through shardgate routing over four shards
+#                (`shardgate-4`, the same process), beside PgBouncer — what routing costs
 #   OUT          the markdown report [/tmp/shardgate-instructions.md]
 #   SKIP_BUILD=1 use the existing release binary
+#   KEEP         a directory to copy the callgrind dumps to (compare two dumps of one target
+#                with callgrind_annotate to see where the instructions per transaction go)
 #   PGBOUNCER    the pgbouncer binary [found on PATH; installed with apt-get if missing]
 #   CARGO_TARGET_DIR  cargo's target directory [<repo>/target]
 set -euo pipefail
@@ -36,6 +42,12 @@ CLIENTS=${CLIENTS:-4}
 N1=${N1:-300}
 N2=${N2:-1500}
 MODES=${MODES:-simple extended}
+WORKLOAD=${WORKLOAD:-select-only}
+TENANTS=${TENANTS:-100000}
+case "$WORKLOAD" in
+    select-only | tenant) ;;
+    *) die "WORKLOAD must be select-only or tenant, not $WORKLOAD" ;;
+esac
 OUT=${OUT:-/tmp/shardgate-instructions.md}
 BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
 
@@ -48,6 +60,7 @@ cleanup() {
     stop_pid "$SG_PID"
     stop_pid "$PB_PID"
     stop_cluster
+    if [ -n "${KEEP:-}" ] && [ -d "$WORK/cg" ]; then mkdir -p "$KEEP" && cp "$WORK"/cg/* "$WORK"/*.log "$KEEP"/; fi
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then rm -rf "$WORK"; fi
     exit "$rc"
 }
@@ -82,6 +95,13 @@ export PGSSLMODE=disable PGGSSENCMODE=disable PGPASSWORD=bench PGUSER=bench PGHO
 psql_su -d postgres -c "SET password_encryption = 'scram-sha-256'" \
     -c "CREATE ROLE bench LOGIN PASSWORD 'bench'" -c "CREATE DATABASE bench OWNER bench"
 "$PGBENCH" -i -q -s 1 -p "$PG_PORT" bench >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; die "pgbench -i failed"; }
+if [ "$WORKLOAD" = tenant ]; then
+    load_tenants "$TENANTS"
+    write_map4 "$WORK/map4.yaml"
+    SCRIPT=(-f "$WORK/tenant.sql")
+else
+    SCRIPT=(-S)
+fi
 
 SG_PORT=$(free_port)
 cat >"$WORK/map.yaml" <<EOF
@@ -95,9 +115,10 @@ listen: 127.0.0.1:$SG_PORT
 tls: { mode: disable }
 databases:
   bench: { shard_map: map.yaml }
+$(if [ "$WORKLOAD" = tenant ]; then echo "  bench4: { shard_map: map4.yaml }"; fi)
 users:
   - { name: bench, password: bench, auth: scram-sha-256 }
-pool: { mode: transaction, size: 20, min_idle: 0 }
+pool: { mode: transaction, size: $CLIENTS, min_idle: $CLIENTS }
 metrics: { listen: 127.0.0.1:0 }
 EOF
 PB_PORT=$(free_port)
@@ -112,7 +133,7 @@ unix_socket_dir = $WORK/pgb
 auth_type = scram-sha-256
 auth_file = $WORK/pgb/userlist.txt
 pool_mode = transaction
-default_pool_size = 20
+default_pool_size = $CLIENTS
 max_client_conn = 100
 logfile = $WORK/pgb/pgbouncer.log
 EOF
@@ -129,23 +150,30 @@ wait_port() {
     return 1
 }
 
-# measure NAME PORT PID CONTROL...: instructions per transaction for each mode, as
-# "NAME MODE COUNT" lines. CONTROL is the command prefix that may talk to the callgrind.
+# measure NAME PREFIX PORT PID DB CONTROL...: instructions per transaction for each mode,
+# as "NAME MODE COUNT" lines. PREFIX names the process's callgrind dumps; CONTROL is the
+# command prefix that may talk to the callgrind.
 measure() {
-    local name=$1 port=$2 pid=$3 mode n dump i1 i2
-    shift 3
+    local name=$1 prefix=$2 port=$3 pid=$4 db=$5 mode n dump i1 i2
+    shift 5
     for mode in $MODES; do
-        "$PGBENCH" -n -S -t 50 -c "$CLIENTS" -j 1 -M "$mode" -h 127.0.0.1 -p "$port" bench >/dev/null 2>&1 \
+        "$PGBENCH" -n "${SCRIPT[@]}" -t 50 -c "$CLIENTS" -j 1 -M "$mode" -h 127.0.0.1 -p "$port" "$db" >/dev/null 2>&1 \
             || die "$name: warm-up failed"
+        # Every pool holds exactly one server per client before counting starts (pool size =
+        # min_idle = clients; the pools' upkeep opens them, one at a time, once a second): a
+        # server login (SCRAM, ~11 M instructions) inside a counted run would swamp it. Larger
+        # four-shard pools would keep growing run after run, whenever several clients happen
+        # to want one shard at once.
+        sleep "${SETTLE:-15}"
         for n in "$N1" "$N2"; do
             "$@" callgrind_control -z "$pid" >/dev/null
-            "$PGBENCH" -n -S -t "$n" -c "$CLIENTS" -j 1 -M "$mode" -h 127.0.0.1 -p "$port" bench \
+            "$PGBENCH" -n "${SCRIPT[@]}" -t "$n" -c "$CLIENTS" -j 1 -M "$mode" -h 127.0.0.1 -p "$port" "$db" \
                 >"$WORK/run-$name-$mode-$n.log" 2>&1 || { cat "$WORK/run-$name-$mode-$n.log" >&2; die "$name: pgbench failed"; }
             "$@" callgrind_control -d "$name-$mode-$n" "$pid" >/dev/null
         done
         sleep 1
         i1="" i2=""
-        for dump in "$WORK"/cg/"$name".out.*; do
+        for dump in "$WORK"/cg/"$prefix".out.*; do
             case "$(sed -n 's/^desc: Trigger: dump //p' "$dump")" in
                 "$name-$mode-$N1") i1=$(sed -n 's/^summary: //p' "$dump") ;;
                 "$name-$mode-$N2") i2=$(sed -n 's/^summary: //p' "$dump") ;;
@@ -161,7 +189,10 @@ NO_COLOR=1 valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK
     "$BIN" run --config "$WORK/shardgate.yaml" >"$WORK/shardgate.log" 2>&1 </dev/null &
 SG_PID=$!
 wait_port "$SG_PORT" "$SG_PID" || { tail -n 20 "$WORK/shardgate.log" >&2; die "shardgate did not start"; }
-RESULTS=$(measure shardgate "$SG_PORT" "$SG_PID" env)
+RESULTS=$(measure shardgate shardgate "$SG_PORT" "$SG_PID" bench env)
+if [ "$WORKLOAD" = tenant ]; then
+    RESULTS+=$'\n'$(measure shardgate-4 shardgate "$SG_PORT" "$SG_PID" bench4 env)
+fi
 stop_pid "$SG_PID"
 SG_PID=""
 
@@ -174,26 +205,38 @@ wait_port "$PB_PORT" "$wrapper" || { tail -n 20 "$WORK/pgb/stdout.log" >&2; die 
 PB_PID=$(pgrep -u "$(if is_root; then echo postgres; else id -un; fi)" -f "callgrind.*$WORK/pgb/pgbouncer.ini" | head -n 1)
 [ -n "$PB_PID" ] || die "PgBouncer's pid not found"
 if is_root; then
-    RESULTS+=$'\n'$(measure pgbouncer "$PB_PORT" "$PB_PID" runuser -u postgres --)
+    RESULTS+=$'\n'$(measure pgbouncer pgbouncer "$PB_PORT" "$PB_PID" bench runuser -u postgres --)
 else
-    RESULTS+=$'\n'$(measure pgbouncer "$PB_PORT" "$PB_PID" env)
+    RESULTS+=$'\n'$(measure pgbouncer pgbouncer "$PB_PORT" "$PB_PID" bench env)
 fi
 stop_pid "$PB_PID"
 PB_PID=""
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "–" }'; }
+count() { awk -v n="$1" -v m="$2" '$1 == n && $2 == m { print $3 }' <<<"$RESULTS"; }
 REPORT=$(
     echo "## Instructions per transaction (callgrind)"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs; PostgreSQL $PG_VERSION; PgBouncer $PB_VERSION; shardgate $COMMIT"
-    echo "- \`pgbench -S -c $CLIENTS\`, ($N2 − $N1) transactions per client counted; user-space instructions of the proxy process only"
-    echo
-    echo "| mode | shardgate | PgBouncer | shardgate / PgBouncer |"
-    echo "|---|---:|---:|---:|"
-    for mode in $MODES; do
-        sg=$(awk -v m="$mode" '$1 == "shardgate" && $2 == m { print $3 }' <<<"$RESULTS")
-        pb=$(awk -v m="$mode" '$1 == "pgbouncer" && $2 == m { print $3 }' <<<"$RESULTS")
-        echo "| $mode | $sg | $pb | $(awk -v a="$sg" -v b="$pb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "–" }') |"
-    done
+    if [ "$WORKLOAD" = tenant ]; then
+        echo "- \`pgbench -f tenant.sql -c $CLIENTS\` (point select by tenant_id, $TENANTS tenants), ($N2 − $N1) transactions per client counted; user-space instructions of the proxy process only"
+        echo
+        echo "| mode | shardgate, 1 shard | shardgate, 4 shards | PgBouncer | 4 shards / 1 shard | 1 shard / PgBouncer |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for mode in $MODES; do
+            sg=$(count shardgate "$mode") sg4=$(count shardgate-4 "$mode") pb=$(count pgbouncer "$mode")
+            echo "| $mode | $sg | $sg4 | $pb | $(ratio "$sg4" "$sg") | $(ratio "$sg" "$pb") |"
+        done
+    else
+        echo "- \`pgbench -S -c $CLIENTS\`, ($N2 − $N1) transactions per client counted; user-space instructions of the proxy process only"
+        echo
+        echo "| mode | shardgate | PgBouncer | shardgate / PgBouncer |"
+        echo "|---|---:|---:|---:|"
+        for mode in $MODES; do
+            sg=$(count shardgate "$mode") pb=$(count pgbouncer "$mode")
+            echo "| $mode | $sg | $pb | $(ratio "$sg" "$pb") |"
+        done
+    fi
 )
 mkdir -p "$(dirname "$OUT")"
 printf '%s\n' "$REPORT" >"$OUT"

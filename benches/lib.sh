@@ -135,3 +135,52 @@ psql_su() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK/pg" -p "$PG_PORT" 
 
 # Peak resident memory (KiB) of process $1.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# The tenant workload: table tenant_accounts keyed by tenant_id, whole in database `bench`
+# and split by hash range over bench_0 … bench_3 (the ranges of shard-maps/pms-4.yaml, the
+# map that write_map4 writes). $1: tenants. Writes the pgbench script $WORK/tenant.sql. The
+# role bench must own database bench already.
+TENANT_BOUNDS=("" -4611686018427387904 0 4611686018427387904 "")
+load_tenants() {
+    local tenants=$1 db cond i lo hi
+    say "loading $tenants tenants, whole into bench and split over bench_0..bench_3"
+    printf '\\set t random(1, %s)\nSELECT balance FROM tenant_accounts WHERE tenant_id = :t;\n' "$tenants" \
+        >"$WORK/tenant.sql"
+    for db in bench bench_0 bench_1 bench_2 bench_3; do
+        if [ "$db" != bench ]; then
+            psql_su -d postgres -c "CREATE DATABASE $db OWNER bench"
+        fi
+        cond="true"
+        if [ "$db" != bench ]; then
+            i=${db#bench_}
+            lo=${TENANT_BOUNDS[$i]}
+            hi=${TENANT_BOUNDS[$((i + 1))]}
+            [ -n "$lo" ] && cond="$cond AND hashint8extended(t, 0) >= $lo"
+            [ -n "$hi" ] && cond="$cond AND hashint8extended(t, 0) < $hi"
+        fi
+        PGPASSWORD=bench "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U bench -d "$db" \
+            -c "CREATE TABLE tenant_accounts (tenant_id bigint PRIMARY KEY, balance int NOT NULL)" \
+            -c "INSERT INTO tenant_accounts SELECT t, 0 FROM generate_series(1, $tenants) t WHERE $cond" \
+            -c "VACUUM ANALYZE tenant_accounts"
+    done
+}
+
+# The shard map of those four databases to file $1: a hash function on tenant_id, four ranges.
+write_map4() {
+    local i
+    {
+        echo "version: 1"
+        echo "shards:"
+        for i in 0 1 2 3; do
+            echo "  - name: shard-$i"
+            echo "    primary: { host: 127.0.0.1, port: $PG_PORT, database: bench_$i }"
+        done
+        echo "functions:"
+        echo "  - { name: tenant_hash, kind: hash, key: bigint, ranges: ["
+        echo "      { to: -4611686018427387904, shard: shard-0 },"
+        echo "      { from: -4611686018427387904, to: 0, shard: shard-1 },"
+        echo "      { from: 0, to: 4611686018427387904, shard: shard-2 },"
+        echo "      { from: 4611686018427387904, shard: shard-3 } ] }"
+        echo "default_rule: { columns: [tenant_id], function: tenant_hash }"
+    } >"$1"
+}

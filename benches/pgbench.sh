@@ -195,50 +195,15 @@ say "loading pgbench -i -s $SCALE"
 "$PGBENCH" -i -q -s "$SCALE" -p "$PG_PORT" >"$WORK/runs/init.log" 2>&1 \
     || { cat "$WORK/runs/init.log" >&2; die "pgbench -i failed"; }
 
-# The tenant workload: one table keyed by tenant_id, whole in `bench`, split by hash range
-# over bench_0 … bench_3 (the ranges of shard-maps/pms-4.yaml).
-BOUNDS=("" -4611686018427387904 0 4611686018427387904 "")
+# The tenant workload (benches/lib.sh): one table keyed by tenant_id, whole in `bench`, split
+# by hash range over bench_0 … bench_3.
 if [ "$WORKLOAD" = tenant ]; then
-    say "loading $TENANTS tenants, whole into bench and split over bench_0..bench_3"
-    printf '\\set t random(1, %s)\nSELECT balance FROM tenant_accounts WHERE tenant_id = :t;\n' "$TENANTS" \
-        >"$WORK/tenant.sql"
-    for db in bench bench_0 bench_1 bench_2 bench_3; do
-        if [ "$db" != bench ]; then
-            "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK/pg" -p "$PG_PORT" -U postgres -d postgres \
-                -c "CREATE DATABASE $db OWNER bench"
-        fi
-        cond="true"
-        if [ "$db" != bench ]; then
-            i=${db#bench_}
-            lo=${BOUNDS[$i]}
-            hi=${BOUNDS[$((i + 1))]}
-            [ -n "$lo" ] && cond="$cond AND hashint8extended(t, 0) >= $lo"
-            [ -n "$hi" ] && cond="$cond AND hashint8extended(t, 0) < $hi"
-        fi
-        "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -d "$db" \
-            -c "CREATE TABLE tenant_accounts (tenant_id bigint PRIMARY KEY, balance int NOT NULL)" \
-            -c "INSERT INTO tenant_accounts SELECT t, 0 FROM generate_series(1, $TENANTS) t WHERE $cond" \
-            -c "VACUUM ANALYZE tenant_accounts"
-    done
+    load_tenants "$TENANTS"
 fi
 
 # --- shardgate -----------------------------------------------------------------------------
 SG_PORT=$(free_port)
-{
-    echo "version: 1"
-    echo "shards:"
-    for i in 0 1 2 3; do
-        echo "  - name: shard-$i"
-        echo "    primary: { host: 127.0.0.1, port: $PG_PORT, database: bench_$i }"
-    done
-    echo "functions:"
-    echo "  - { name: tenant_hash, kind: hash, key: bigint, ranges: ["
-    echo "      { to: -4611686018427387904, shard: shard-0 },"
-    echo "      { from: -4611686018427387904, to: 0, shard: shard-1 },"
-    echo "      { from: 0, to: 4611686018427387904, shard: shard-2 },"
-    echo "      { from: 4611686018427387904, shard: shard-3 } ] }"
-    echo "default_rule: { columns: [tenant_id], function: tenant_hash }"
-} >"$WORK/map4.yaml"
+write_map4 "$WORK/map4.yaml"
 
 cat >"$WORK/map.yaml" <<EOF
 # One shard: shardgate as a pure pooler in front of the benchmark cluster.
