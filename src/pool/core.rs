@@ -11,8 +11,10 @@
 //!
 //! Invariants:
 //! - A slot is held by every server handed out, and by a checkout while it opens or pings
-//!   one. A server is opened only by a slot holder that found the stack empty, and idle
-//!   servers hold no slot, so servers in use + idle never exceed the pool size.
+//!   one. A checkout opens a server only when it holds a slot and found the stack empty;
+//!   upkeep opens a spare only while it holds a slot and counts idle + opening + in use
+//!   below the size (idle servers hold no slot, so a free slot alone does not mean room).
+//!   Servers in use + idle + being opened never exceed the pool size.
 //! - Idle servers go out last in, first out: the warmest first, while the coldest age out
 //!   under `idle_timeout`.
 //! - Waiting checkouts are served in arrival order (tokio's semaphore is fair), and a freed

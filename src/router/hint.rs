@@ -25,7 +25,9 @@ const MARK: &str = "shardgate:";
 /// Reads every `shardgate:` comment of `sql`. Costs one substring search when there is none.
 pub fn scan(sql: &str) -> CommentHints {
     let mut hints = CommentHints::default();
-    if !sql.contains(MARK) {
+    // A hint lives in a comment: text with neither `/` nor `-` (most statements) has none,
+    // and one vectorised byte search says so for less than the substring search costs.
+    if memchr::memchr2(b'/', b'-', sql.as_bytes()).is_none() || !sql.contains(MARK) {
         return hints;
     }
     let mut from = 0usize;

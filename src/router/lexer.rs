@@ -29,8 +29,56 @@ fn strip_comments_only(t: &str) -> bool {
     Words::new(t).next().is_none()
 }
 
+/// Byte classes for the scans here and in `normalise.rs`, looked up in one table instead of
+/// several compares per byte: these scans run over every simple-protocol statement a routed
+/// client sends. Under callgrind, routing a point select by tenant_id cost ~6,600
+/// instructions per transaction, ~2,700 of them in these scans; the tables took ~1,000 off.
+const SPECIAL: u8 = 1; // may start a quote, a comment, a dollar quote, or end a statement
+const WORD: u8 = 2; // part of an identifier, keyword or number: [A-Za-z0-9_] and non-ASCII
+const SPACE: u8 = 4; // ASCII whitespace, as `u8::is_ascii_whitespace`
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        if matches!(b, b';' | b'\'' | b'"' | b'-' | b'/' | b'$') {
+            t[c] |= SPECIAL;
+        }
+        if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 {
+            t[c] |= WORD;
+        }
+        if b.is_ascii_whitespace() {
+            t[c] |= SPACE;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// `[A-Za-z0-9_]` or a byte of a non-ASCII character.
+pub(super) fn is_word_byte(c: u8) -> bool {
+    CLASS[c as usize] & WORD != 0
+}
+
+/// `u8::is_ascii_whitespace`, by table.
+pub(super) fn is_space(c: u8) -> bool {
+    CLASS[c as usize] & SPACE != 0
+}
+
+/// The index of the first byte at or after `i` that is not a word byte (`b.len()` if none).
+pub(super) fn word_end(b: &[u8], i: usize) -> usize {
+    b.get(i..).and_then(|r| r.iter().position(|&c| !is_word_byte(c))).map_or(b.len(), |p| i + p)
+}
+
 fn next_semicolon(b: &[u8], mut i: usize) -> usize {
-    while let Some(&c) = b.get(i) {
+    loop {
+        // Plain text runs between the few bytes that matter are skipped by table.
+        i = b
+            .get(i..)
+            .and_then(|r| r.iter().position(|&c| CLASS[c as usize] & SPECIAL != 0))
+            .map_or(b.len(), |p| i + p);
+        let Some(&c) = b.get(i) else { return b.len() };
         match c {
             b';' => return i,
             b'\'' => i = skip_quoted(b, i + 1, b'\'', backslash_escapes(b, i)),
@@ -41,7 +89,6 @@ fn next_semicolon(b: &[u8], mut i: usize) -> usize {
             _ => i += 1,
         }
     }
-    b.len()
 }
 
 fn backslash_escapes(b: &[u8], quote_at: usize) -> bool {
@@ -135,7 +182,7 @@ impl<'a> Iterator for Words<'a> {
         let b = self.s.as_bytes();
         loop {
             let c = *b.get(self.i)?;
-            if c.is_ascii_whitespace() {
+            if is_space(c) {
                 self.i += 1;
             } else if c == b'-' && b.get(self.i + 1) == Some(&b'-') {
                 self.i = skip_line(b, self.i);
@@ -151,10 +198,11 @@ impl<'a> Iterator for Words<'a> {
             b'\'' => skip_quoted(b, start + 1, b'\'', false),
             b'"' => skip_quoted(b, start + 1, b'"', false),
             b'$' => skip_dollar(b, start),
-            c if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 => {
-                let mut e = start;
-                while b.get(e).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c >= 0x80) {
-                    e += 1;
+            c if is_word_byte(c) => {
+                // Words include dots (`schema.table`, `1.5`).
+                let mut e = word_end(b, start);
+                while b.get(e) == Some(&b'.') {
+                    e = word_end(b, e + 1);
                 }
                 e
             }

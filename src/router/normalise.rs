@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{skip_block, skip_line, skip_quoted};
+use super::lexer::{is_space, is_word_byte, skip_block, skip_line, skip_quoted, word_end};
 
 /// A normalised statement: the text with `$1…` for literals, and the literals in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +26,6 @@ enum Prev {
     Word,
     Punct,
     Value,
-}
-
-fn is_word_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
 /// Statements worth normalising: data access, where literals vary between executions.
@@ -54,7 +50,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
     let flush = |out: &mut String, from: usize, to: usize| out.push_str(sql.get(from..to).unwrap_or_default());
     while let Some(&c) = b.get(i) {
         match c {
-            c if c.is_ascii_whitespace() => i += 1,
+            c if is_space(c) => i += 1,
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 flush(&mut out, copied, i);
                 i = skip_line(b, i);
@@ -110,9 +106,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
             }
             c if is_word_byte(c) => {
                 let start = i;
-                while b.get(i).is_some_and(|&c| is_word_byte(c)) {
-                    i += 1;
-                }
+                i = word_end(b, i);
                 match b.get(i) {
                     // E'…', B'…', X'…', N'…': a prefixed string stays as it is.
                     Some(b'\'') => {
