@@ -27,6 +27,8 @@
 #                (`shardgate-4`, the same process), beside PgBouncer — what routing costs
 #   OUT          the markdown report [/tmp/shardgate-instructions.md]
 #   SKIP_BUILD=1 use the existing release binary
+#   FLOOR=1      also count examples/relay_floor (select-only workload): a bare tokio relay
+#                with a server connection per client, the floor of a proxy on tokio's futures
 #   KEEP         a directory to copy the callgrind dumps to (compare two dumps of one target
 #                with callgrind_annotate to see where the instructions per transaction go)
 #   PGBOUNCER    the pgbouncer binary [found on PATH; installed with apt-get if missing]
@@ -54,11 +56,13 @@ BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/shardgate
 WORK=""
 SG_PID=""
 PB_PID=""
+FL_PID=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop_pid "$SG_PID"
     stop_pid "$PB_PID"
+    stop_pid "$FL_PID"
     stop_cluster
     if [ -n "${KEEP:-}" ] && [ -d "$WORK/cg" ]; then mkdir -p "$KEEP" && cp "$WORK"/cg/* "$WORK"/*.log "$KEEP"/; fi
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then rm -rf "$WORK"; fi
@@ -82,8 +86,14 @@ PB_VERSION=$("$PGBOUNCER" --version | head -n 1 | awk '{print $2}')
 if [ "${SKIP_BUILD:-}" != 1 ]; then
     say "building shardgate (cargo build --release)"
     cargo build --release
+    if [ "${FLOOR:-}" = 1 ]; then cargo build --release --example relay_floor; fi
 fi
 [ -x "$BIN" ] || die "$BIN not found (build it with cargo build --release)"
+FLOOR_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/examples/relay_floor
+if [ "${FLOOR:-}" = 1 ]; then
+    [ "$WORKLOAD" = select-only ] || die "FLOOR=1 needs WORKLOAD=select-only"
+    [ -x "$FLOOR_BIN" ] || die "$FLOOR_BIN not found (cargo build --release --example relay_floor)"
+fi
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 WORK=$(mktemp -d /tmp/shardgate-instructions.XXXXXX)
@@ -196,6 +206,18 @@ fi
 stop_pid "$SG_PID"
 SG_PID=""
 
+if [ "${FLOOR:-}" = 1 ]; then
+    say "relay_floor under callgrind"
+    FL_PORT=$(free_port)
+    valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/cg/floor.out.%p" \
+        "$FLOOR_BIN" "127.0.0.1:$FL_PORT" "127.0.0.1:$PG_PORT" >"$WORK/floor.log" 2>&1 </dev/null &
+    FL_PID=$!
+    wait_port "$FL_PORT" "$FL_PID" || { tail -n 20 "$WORK/floor.log" >&2; die "relay_floor did not start"; }
+    RESULTS+=$'\n'$(measure floor floor "$FL_PORT" "$FL_PID" bench env)
+    stop_pid "$FL_PID"
+    FL_PID=""
+fi
+
 say "PgBouncer $PB_VERSION under callgrind"
 # callgrind_control must run as the user that owns the profiled process.
 as_pg_owner valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/cg/pgbouncer.out.%p" \
@@ -230,11 +252,21 @@ REPORT=$(
     else
         echo "- \`pgbench -S -c $CLIENTS\`, ($N2 − $N1) transactions per client counted; user-space instructions of the proxy process only"
         echo
-        echo "| mode | shardgate | PgBouncer | shardgate / PgBouncer |"
-        echo "|---|---:|---:|---:|"
+        if [ "${FLOOR:-}" = 1 ]; then
+            echo "| mode | shardgate | bare tokio relay (relay_floor) | PgBouncer | shardgate / PgBouncer | relay_floor / PgBouncer |"
+            echo "|---|---:|---:|---:|---:|---:|"
+        else
+            echo "| mode | shardgate | PgBouncer | shardgate / PgBouncer |"
+            echo "|---|---:|---:|---:|"
+        fi
         for mode in $MODES; do
             sg=$(count shardgate "$mode") pb=$(count pgbouncer "$mode")
-            echo "| $mode | $sg | $pb | $(ratio "$sg" "$pb") |"
+            if [ "${FLOOR:-}" = 1 ]; then
+                fl=$(count floor "$mode")
+                echo "| $mode | $sg | $fl | $pb | $(ratio "$sg" "$pb") | $(ratio "$fl" "$pb") |"
+            else
+                echo "| $mode | $sg | $pb | $(ratio "$sg" "$pb") |"
+            fi
         done
     fi
 )
