@@ -37,15 +37,21 @@ async fn wait_for_servers(pg: &PgCluster, within: Duration, ok: impl Fn(i64) -> 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn min_idle_opens_spare_servers_and_no_more() -> anyhow::Result<()> {
+/// A proxy with `min_idle: 3` and pool size `size`, one client, and the pool created by that
+/// client's first statement and topped up by upkeep: three servers open, all idle.
+async fn three_idle_servers(size: u32) -> anyhow::Result<(PgCluster, Proxy, tokio_postgres::Client)> {
     let pg = PgCluster::start_async().await?;
-    let proxy = Proxy::builder(&pg).pool_size(5).pool_upkeep(3, 600, 3600).start().await?;
+    let proxy = Proxy::builder(&pg).pool_size(size).pool_upkeep(3, 600, 3600).start().await?;
     let c = proxy.connect("app", "app", "pms").await?;
-    // The pool is created on first use; its upkeep then tops the idle servers up to three.
     c.simple_query("SELECT 1").await?;
     let n = wait_for_servers(&pg, Duration::from_secs(5), |n| n >= 3).await?;
     assert_eq!(n, 3, "min_idle 3 should leave three servers open");
+    Ok((pg, proxy, c))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_idle_opens_spare_servers_and_no_more() -> anyhow::Result<()> {
+    let (pg, _proxy, _c) = three_idle_servers(5).await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(servers(&pg).await?, 3, "upkeep must not open more than min_idle spares");
     Ok(())
@@ -56,12 +62,7 @@ async fn min_idle_opens_spare_servers_and_no_more() -> anyhow::Result<()> {
 /// the idle count (it did: 4 servers on a pool of 3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn min_idle_never_opens_past_the_pool_size() -> anyhow::Result<()> {
-    let pg = PgCluster::start_async().await?;
-    let proxy = Proxy::builder(&pg).pool_size(3).pool_upkeep(3, 600, 3600).start().await?;
-    let c = proxy.connect("app", "app", "pms").await?;
-    c.simple_query("SELECT 1").await?;
-    let n = wait_for_servers(&pg, Duration::from_secs(5), |n| n >= 3).await?;
-    assert_eq!(n, 3, "min_idle 3 should fill the pool of 3");
+    let (pg, _proxy, c) = three_idle_servers(3).await?;
     // One server in use, two idle: below min_idle, but the pool is full.
     c.batch_execute("BEGIN; SELECT 1").await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{is_space, skip_block, skip_line, skip_quoted, word_end};
+use super::lexer::{is_space, is_word_byte, skip_block, skip_line, skip_quoted, word_end};
 
 /// A normalised statement: the text with `$1…` for literals, and the literals in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,13 +30,8 @@ enum Prev {
 
 /// Statements worth normalising: data access, where literals vary between executions.
 fn is_dml(sql: &str) -> bool {
-    let b = sql.as_bytes();
-    let rest = b.get(b.iter().position(|&c| !is_space(c)).unwrap_or(b.len())..).unwrap_or_default();
-    let first =
-        rest.get(..rest.iter().position(|c| !c.is_ascii_alphabetic()).unwrap_or(rest.len())).unwrap_or_default();
-    [b"select".as_slice(), b"insert", b"update", b"delete", b"with", b"values"]
-        .iter()
-        .any(|k| first.eq_ignore_ascii_case(k))
+    let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default();
+    ["select", "insert", "update", "delete", "with", "values"].iter().any(|k| first.eq_ignore_ascii_case(k))
 }
 
 /// Normalises one statement (no top-level `;` inside). `None`: leave it as it is — not a
@@ -53,11 +48,9 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
     let mut i = 0usize;
     let mut copied = 0usize; // `sql[copied..i]` is pending verbatim output
     let flush = |out: &mut String, from: usize, to: usize| out.push_str(sql.get(from..to).unwrap_or_default());
-    // Every arm matches bytes, so the dispatch is one table jump per token, not a chain of
-    // tests.
     while let Some(&c) = b.get(i) {
         match c {
-            b' ' | b'\t' | b'\n' | b'\r' | 0x0c => i += 1,
+            c if is_space(c) => i += 1,
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 flush(&mut out, copied, i);
                 i = skip_line(b, i);
@@ -102,7 +95,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
                 i = skip_dollar(b, i)?;
                 prev = Prev::Value;
             }
-            b'0'..=b'9' | b'.' if c != b'.' || b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+            c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
                 let end = number_end(b, i);
                 flush(&mut out, copied, i);
                 literals.push(Cow::Borrowed(sql.get(i..end)?));
@@ -111,7 +104,7 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
                 copied = i;
                 prev = Prev::Value;
             }
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80..=0xff => {
+            c if is_word_byte(c) => {
                 let start = i;
                 i = word_end(b, i);
                 match b.get(i) {
