@@ -20,6 +20,27 @@ impl Stream {
     pub fn is_tls(&self) -> bool {
         !matches!(self, Self::Plain(_))
     }
+
+    /// Writes all of `buf`. A plain socket is first written without a future (`try_write`):
+    /// on the relay path the socket almost always takes a whole reply at once, and skipping
+    /// `write_all`'s future, its cooperative-budget check and its readiness poll saves
+    /// ~100 instructions per write, two writes per transaction. Whatever the socket does not
+    /// take at once is written by `write_all`, which waits for room.
+    pub async fn send_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let done = match self {
+            Self::Plain(s) => match s.try_write(buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            },
+            _ => 0,
+        };
+        match buf.get(done..) {
+            Some(rest) if !rest.is_empty() => self.write_all(rest).await,
+            _ => Ok(()),
+        }
+    }
 }
 
 impl AsyncRead for Stream {

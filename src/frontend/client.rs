@@ -336,17 +336,23 @@ impl Client {
         let query_timeout = self.config.pool.query_timeout;
         loop {
             self.clock = None;
-            if self.handle_client_frames().await? {
+            // Fewer than a header's bytes hold no message (the usual state after a server
+            // wakeup): skip the call and its future.
+            if self.rbuf.len() >= 5 && self.handle_client_frames().await? {
                 return Ok(());
             }
-            self.flush_server().await?;
+            if !self.sout.is_empty() {
+                self.flush_server().await?;
+            }
             // Replies the proxy gave itself (e.g. the ParseComplete of an unnamed statement held
             // until its Bind shows the shard) wait for the server's replies to the same batch,
             // so the client gets one write, not two: one wakeup fewer per extended-protocol
             // statement. Order is unchanged, and the server's replies are flushed as they come.
             if !self.awaits_server() {
                 self.release_before_reply();
-                self.flush_client().await?;
+                if !self.wbuf.is_empty() {
+                    self.flush_client().await?;
+                }
             }
             if self.wants_commit_position() {
                 self.note_commit_position().await?;
@@ -518,7 +524,7 @@ impl Client {
             if self.request_started.is_some() && super::timing::ends_with_ready(&self.wbuf) {
                 self.request_answered();
             }
-            self.stream.write_all(&self.wbuf).await?;
+            self.stream.send_all(&self.wbuf).await?;
             self.shared.metrics.bytes_sent(self.wbuf.len());
             self.wbuf.clear();
         }
@@ -533,7 +539,7 @@ impl Client {
             self.sout.clear();
             return Ok(());
         };
-        if let Err(e) = server.stream.write_all(&self.sout).await {
+        if let Err(e) = server.stream.send_all(&self.sout).await {
             self.sout.clear();
             return self.server_lost(&e.to_string()).await;
         }

@@ -72,6 +72,12 @@ impl Expect {
         }
     }
 
+    /// A simple query none of whose statements changes session state: its CommandCompletes
+    /// mean nothing to the proxy.
+    pub fn has_no_effects(&self) -> bool {
+        matches!(self, Self::Query { effects, .. } if effects.is_empty())
+    }
+
     /// Whether `tag` from the server completes this entry.
     pub fn completed_by(&self, tag: u8) -> bool {
         match self {

@@ -86,12 +86,17 @@ impl Client {
     /// frame, at ~160 instructions each; a result of many rows is mostly DataRows.
     fn travelling_run(&mut self, rbuf: &[u8], tag: u8, total: usize) -> Option<usize> {
         let front = self.queue.front()?;
-        if !travels(tag) || front.completed_by(tag) {
+        // A simple query's CommandComplete travels too when the query changes no session
+        // state and no session change is pending that a ROLLBACK would drop: then it only
+        // counts the statement, which `on_server_frame` would do to no effect.
+        let quiet_complete = self.pending.is_empty() && front.has_no_effects();
+        let joins = |t: u8| (travels(t) || (quiet_complete && t == btag::COMMAND_COMPLETE)) && !front.completed_by(t);
+        if !joins(tag) {
             return None;
         }
         let mut end = total;
         while let Ok(Some((t, len))) = peek_header(rbuf.get(end..).unwrap_or_default(), MAX_SERVER_MESSAGE) {
-            if !travels(t) || front.completed_by(t) || rbuf.len() < end + len {
+            if !joins(t) || rbuf.len() < end + len {
                 break;
             }
             end += len;

@@ -35,16 +35,19 @@ fn is(word: &str, kw: &str) -> bool {
 /// the first word is read directly unless the text opens with a comment (then the lexer
 /// reads it). Text that is not UTF-8 holds no statement the pooler cares about.
 pub fn may_affect_session(sql: &[u8]) -> bool {
-    const WATCHED: [&[u8]; 6] = [b"set", b"reset", b"discard", b"deallocate", b"listen", b"unlisten"];
     let start = sql.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(sql.len());
     let rest = sql.get(start..).unwrap_or_default();
-    let first_is_watched = if rest.starts_with(b"--") || rest.starts_with(b"/*") {
-        let text = std::str::from_utf8(sql).unwrap_or_default();
-        Words::new(text).next().is_some_and(|w| WATCHED.iter().any(|k| w.as_bytes().eq_ignore_ascii_case(k)))
-    } else {
-        let len = rest.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).unwrap_or(rest.len());
-        let word = rest.get(..len).unwrap_or_default();
-        WATCHED.iter().any(|k| word.eq_ignore_ascii_case(k))
+    let first_is_watched = match rest.first().map(u8::to_ascii_lowercase) {
+        Some(b'-' | b'/') if rest.starts_with(b"--") || rest.starts_with(b"/*") => {
+            let text = std::str::from_utf8(sql).unwrap_or_default();
+            Words::new(text).next().is_some_and(|w| is_watched(w.as_bytes()))
+        }
+        // Every watched word starts with one of these: most statements stop at this byte.
+        Some(b's' | b'r' | b'd' | b'l' | b'u') => {
+            let len = rest.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).unwrap_or(rest.len());
+            is_watched(rest.get(..len).unwrap_or_default())
+        }
+        _ => false,
     };
     if first_is_watched {
         return true;
@@ -52,6 +55,11 @@ pub fn may_affect_session(sql: &[u8]) -> bool {
     let body = sql.trim_ascii_end();
     let body = body.strip_suffix(b";").unwrap_or(body);
     memchr::memchr(b';', body).is_some()
+}
+
+fn is_watched(word: &[u8]) -> bool {
+    const WATCHED: [&[u8]; 6] = [b"set", b"reset", b"discard", b"deallocate", b"listen", b"unlisten"];
+    WATCHED.iter().any(|k| word.eq_ignore_ascii_case(k))
 }
 
 /// Reads one statement (as split by `lexer::statements`).
