@@ -515,8 +515,7 @@ impl Client {
 
     /// A server is held and owes replies the client is waiting for.
     fn awaits_server(&self) -> bool {
-        self.server.is_some()
-            && self.queue.iter().any(|e| !matches!(e, Expect::Synthetic(_) | Expect::SyntheticReady | Expect::CopyEnd))
+        self.server.is_some() && self.queue.iter().any(Expect::answered_by_server)
     }
 
     pub async fn flush_client(&mut self) -> Result<(), FrontendError> {

@@ -72,10 +72,30 @@ impl Expect {
         }
     }
 
-    /// A simple query none of whose statements changes session state: its CommandCompletes
-    /// mean nothing to the proxy.
-    pub fn has_no_effects(&self) -> bool {
-        matches!(self, Self::Query { effects, .. } if effects.is_empty())
+    /// Whether a CommandComplete under this entry means nothing to the proxy (given that no
+    /// session change is pending, which a ROLLBACK would drop): the statement it ends changes
+    /// no session state.
+    pub fn command_complete_is_quiet(&self) -> bool {
+        match self {
+            Self::Query { effects, .. } => effects.is_empty(),
+            Self::Execute { effect } => effect.is_none(),
+            _ => false,
+        }
+    }
+
+    /// Whether the reply that completes this entry has no effect beyond ending it: not a
+    /// ReadyForQuery (transaction state, release), not an effect to keep.
+    pub fn completion_is_quiet(&self) -> bool {
+        matches!(
+            self,
+            Self::Parse { .. } | Self::Bind | Self::Describe | Self::Close { .. } | Self::Execute { effect: None }
+        )
+    }
+
+    /// Whether the server answers this entry (the others are the proxy's own replies and
+    /// the end-of-COPY marker).
+    pub fn answered_by_server(&self) -> bool {
+        !matches!(self, Self::Synthetic(_) | Self::SyntheticReady | Self::CopyEnd)
     }
 
     /// Whether `tag` from the server completes this entry.

@@ -79,30 +79,48 @@ impl Client {
         }
     }
 
-    /// Rows, row descriptions and the like while the expectation at the front of the queue
-    /// neither completes nor has to look at them: the whole frames of such a run are relayed
-    /// (or dropped, for an injected message) with one copy, and `Some(length)` says how much
-    /// of `rbuf` that was. For such frames `on_server_frame` would do the same, frame by
-    /// frame, at ~160 instructions each; a result of many rows is mostly DataRows.
+    /// Frames that mean nothing to the proxy beyond their order: rows, row and parameter
+    /// descriptions, and the replies that end an expectation with no effect of their own
+    /// (ParseComplete, BindComplete, the RowDescription that answers a Describe, a
+    /// CommandComplete of a statement that changes no session state). Such a run — in
+    /// `pgbench -S` everything up to ReadyForQuery — is relayed (or dropped, for the proxy's
+    /// own messages) with one copy per stretch of equal forwarding, and the expectations it
+    /// ends are popped. `Some(length)` says how much of `rbuf` that was. For these frames
+    /// `on_server_frame` would do the same, frame by frame, at ~160 instructions each.
     fn travelling_run(&mut self, rbuf: &[u8], tag: u8, total: usize) -> Option<usize> {
-        let front = self.queue.front()?;
-        // A simple query's CommandComplete travels too when the query changes no session
-        // state and no session change is pending that a ROLLBACK would drop: then it only
-        // counts the statement, which `on_server_frame` would do to no effect.
-        let quiet_complete = self.pending.is_empty() && front.has_no_effects();
-        let joins = |t: u8| (travels(t) || (quiet_complete && t == btag::COMMAND_COMPLETE)) && !front.completed_by(t);
-        if !joins(tag) {
-            return None;
-        }
-        let mut end = total;
-        while let Ok(Some((t, len))) = peek_header(rbuf.get(end..).unwrap_or_default(), MAX_SERVER_MESSAGE) {
-            if !joins(t) || rbuf.len() < end + len {
+        let mut end = 0;
+        let mut stretch = 0;
+        let mut next = Some((tag, total));
+        while let Some((t, len)) = next {
+            let Some(front) = self.queue.front() else { break };
+            let completes = front.completed_by(t);
+            // A CommandComplete counts only when a ROLLBACK in it could drop nothing.
+            let quiet_complete =
+                t == btag::COMMAND_COMPLETE && self.pending.is_empty() && front.command_complete_is_quiet();
+            if !(travels(t) || quiet_complete) || (completes && !front.completion_is_quiet()) || rbuf.len() < end + len
+            {
                 break;
             }
             end += len;
+            if completes {
+                if front.forwards() {
+                    self.wbuf.extend_from_slice(rbuf.get(stretch..end).unwrap_or_default());
+                }
+                stretch = end;
+                self.queue.pop_front();
+                if self.queue.front().is_none_or(|e| !e.answered_by_server()) {
+                    // The proxy's own replies (or nothing) come next: `on_server_frame`'s way.
+                    self.emit_synthetic();
+                    break;
+                }
+            }
+            next = peek_header(rbuf.get(end..).unwrap_or_default(), MAX_SERVER_MESSAGE).ok().flatten();
         }
-        if front.forwards() {
-            self.wbuf.extend_from_slice(rbuf.get(..end).unwrap_or_default());
+        if end == 0 {
+            return None;
+        }
+        if end > stretch && self.queue.front().is_some_and(Expect::forwards) {
+            self.wbuf.extend_from_slice(rbuf.get(stretch..end).unwrap_or_default());
         }
         Some(end)
     }

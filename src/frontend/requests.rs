@@ -19,7 +19,7 @@ use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::messages::{bind::Bind, close, describe, parse::Parse, query::Query, tag};
 use crate::protocol::{build, split_frame, Frame, ProtocolError};
 use crate::router::lexer::statements;
-use crate::router::session_command::{classify, may_affect_session, SessionCommand};
+use crate::router::session_command::{classify, may_affect_session, may_affect_session_single, SessionCommand};
 use crate::router::Params;
 
 /// SQL that cannot parse, sent only to make the server abort what the proxy refused.
@@ -283,7 +283,7 @@ impl Client {
 
     async fn on_parse(&mut self, frame: Frame) -> Result<(), FrontendError> {
         let parse = Parse::parse(&frame.body())?;
-        let effect = if may_affect_session(&parse.sql) {
+        let effect = if may_affect_session_single(&parse.sql) {
             let sql = std::str::from_utf8(&parse.sql).unwrap_or_default();
             statements(sql).next().map(classify).filter(|c| !matches!(c, SessionCommand::Other))
         } else {

@@ -35,31 +35,42 @@ fn is(word: &str, kw: &str) -> bool {
 /// the first word is read directly unless the text opens with a comment (then the lexer
 /// reads it). Text that is not UTF-8 holds no statement the pooler cares about.
 pub fn may_affect_session(sql: &[u8]) -> bool {
-    let start = sql.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(sql.len());
-    let rest = sql.get(start..).unwrap_or_default();
-    let first_is_watched = match rest.first().map(u8::to_ascii_lowercase) {
-        Some(b'-' | b'/') if rest.starts_with(b"--") || rest.starts_with(b"/*") => {
-            let text = std::str::from_utf8(sql).unwrap_or_default();
-            Words::new(text).next().is_some_and(|w| is_watched(w.as_bytes()))
-        }
-        // Every watched word starts with one of these: most statements stop at this byte.
-        Some(b's' | b'r' | b'd' | b'l' | b'u') => {
-            let len = rest.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).unwrap_or(rest.len());
-            is_watched(rest.get(..len).unwrap_or_default())
-        }
-        _ => false,
-    };
-    if first_is_watched {
-        return true;
+    first_word_is_watched(sql) || {
+        let body = sql.trim_ascii_end();
+        let body = body.strip_suffix(b";").unwrap_or(body);
+        memchr::memchr(b';', body).is_some()
     }
-    let body = sql.trim_ascii_end();
-    let body = body.strip_suffix(b";").unwrap_or(body);
-    memchr::memchr(b';', body).is_some()
 }
 
-fn is_watched(word: &[u8]) -> bool {
-    const WATCHED: [&[u8]; 6] = [b"set", b"reset", b"discard", b"deallocate", b"listen", b"unlisten"];
-    WATCHED.iter().any(|k| word.eq_ignore_ascii_case(k))
+/// `may_affect_session` for the text of a Parse message, which holds one statement at most
+/// (PostgreSQL refuses several in a prepared statement), so only its first word counts.
+pub fn may_affect_session_single(sql: &[u8]) -> bool {
+    first_word_is_watched(sql)
+}
+
+/// Whether the first word is SET, RESET, DISCARD, DEALLOCATE, LISTEN or UNLISTEN. Each is
+/// compared in place as a prefix followed by a non-word byte, chosen by the first letter,
+/// so most statements are decided in a handful of byte compares.
+fn first_word_is_watched(sql: &[u8]) -> bool {
+    let start = sql.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(sql.len());
+    let rest = sql.get(start..).unwrap_or_default();
+    let starts = |kw: &[u8]| {
+        rest.get(..kw.len()).is_some_and(|p| p.eq_ignore_ascii_case(kw))
+            && !rest.get(kw.len()).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    match rest.first().map(u8::to_ascii_lowercase) {
+        Some(b'-' | b'/') if rest.starts_with(b"--") || rest.starts_with(b"/*") => {
+            const WATCHED: [&str; 6] = ["set", "reset", "discard", "deallocate", "listen", "unlisten"];
+            let text = std::str::from_utf8(sql).unwrap_or_default();
+            Words::new(text).next().is_some_and(|w| WATCHED.iter().any(|k| is(w, k)))
+        }
+        Some(b's') => starts(b"set"),
+        Some(b'r') => starts(b"reset"),
+        Some(b'd') => starts(b"discard") || starts(b"deallocate"),
+        Some(b'l') => starts(b"listen"),
+        Some(b'u') => starts(b"unlisten"),
+        _ => false,
+    }
 }
 
 /// Reads one statement (as split by `lexer::statements`).
@@ -162,6 +173,16 @@ mod tests {
         assert!(may_affect_session(b"select 1; set x = 1"));
         assert!(may_affect_session(b"select ';'"), "quoted semicolons fall back to the lexer");
         assert!(may_affect_session(b"unlisten *"));
+        assert!(may_affect_session(b"Set x = 1"));
+        assert!(may_affect_session(b"\n  reset x"));
+        assert!(may_affect_session(b"deallocate all"));
+        assert!(!may_affect_session(b"settle_up()"));
+        assert!(!may_affect_session(b"select 1"));
+        assert!(!may_affect_session(b"DELETE FROM t"));
+        assert!(!may_affect_session(b"set_x"), "a longer word is not the keyword");
+        assert!(may_affect_session(b"set"));
+        assert!(!may_affect_session_single(b"select 1; set x = 1"), "a Parse holds one statement");
+        assert!(may_affect_session_single(b"SET x = 1"));
         assert!(may_affect_session(b"\n\tDISCARD ALL"));
         assert!(may_affect_session(b"-- note\nreset all"));
         assert!(may_affect_session(b"set\tx to 1"));
