@@ -64,6 +64,15 @@ impl OneKey {
         };
     }
 
+    /// `saw` for a key the caller is done with: the first key is kept without a copy.
+    fn saw_owned(&mut self, key: Vec<KeyValue>) {
+        *self = match std::mem::take(self) {
+            Self::None => Self::One(key.into_boxed_slice()),
+            Self::One(k) if *k == *key => Self::One(k),
+            _ => Self::Several,
+        };
+    }
+
     /// The one key, if there was exactly one.
     pub fn take(&mut self) -> Option<Box<[KeyValue]>> {
         match std::mem::take(self) {
@@ -119,7 +128,7 @@ impl<'a> Eval<'a> {
         why: &mut String,
     ) -> Result<Option<Vec<ShardIdx>>, RouteError> {
         let f = self.function(function)?;
-        let mut shards = Vec::new();
+        let mut shards = Vec::with_capacity(alts.len());
         for alt in alts {
             let mut per_col: Vec<Vec<KeyValue>> = Vec::with_capacity(alt.len());
             for ((vals, ty), col) in alt.iter().zip(&f.key_types).zip(columns) {
@@ -147,8 +156,17 @@ impl<'a> Eval<'a> {
                 continue; // NULL or empty array: this alternative matches nothing
             }
             if per_col.iter().all(|v| v.len() == 1) {
-                // The common case, one value per key column: the key is those values, moved.
-                let key: Vec<KeyValue> = per_col.into_iter().filter_map(|mut v| v.pop()).collect();
+                // The common case, one value per key column: the key is those values, moved
+                // (for a one-column key, the column's own one-value vector).
+                let key = if per_col.len() == 1 {
+                    per_col.pop().unwrap_or_default()
+                } else {
+                    let mut key = Vec::with_capacity(per_col.len());
+                    for mut v in per_col {
+                        key.extend(v.pop());
+                    }
+                    key
+                };
                 self.place_one(function, f, table, columns, key, strict, &mut shards, why)?;
                 continue;
             }
@@ -179,7 +197,6 @@ impl<'a> Eval<'a> {
         shards: &mut Vec<ShardIdx>,
         why: &mut String,
     ) -> Result<(), RouteError> {
-        self.tenant.saw(&key);
         let shard = match f.place(&key) {
             Placement::Shard(s) => s,
             Placement::Lookup => match self.lookups.get(function, &key) {
@@ -193,6 +210,7 @@ impl<'a> Eval<'a> {
                     )
                 })?,
                 None => {
+                    self.tenant.saw(&key);
                     self.pending.push((function, key));
                     return Ok(());
                 }
@@ -203,12 +221,16 @@ impl<'a> Eval<'a> {
                     format!("add the key to sharding function {} in the shard map", f.name),
                 ))
             }
-            Placement::NoShard { .. } => return Ok(()),
+            Placement::NoShard { .. } => {
+                self.tenant.saw(&key);
+                return Ok(());
+            }
         };
         if self.explain && why.is_empty() {
             *why = key_desc(table, columns, &key);
         }
         shards.push(shard);
+        self.tenant.saw_owned(key);
         Ok(())
     }
 
@@ -232,7 +254,7 @@ impl<'a> Eval<'a> {
                 format!("add a rule for table {} to the shard map", u.display),
             ));
         }
-        let mut parts: Vec<Part<'_>> = Vec::new();
+        let mut parts: Vec<Part<'_>> = Vec::with_capacity(t.groups.len() + 1);
         let mut split: Option<Vec<(usize, ShardIdx)>> = None;
         if let Some(ins) = &t.insert {
             let inst = instance(t, ins.instance)?;
