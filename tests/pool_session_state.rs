@@ -76,6 +76,33 @@ async fn a_set_in_a_rolled_back_transaction_is_forgotten() -> anyhow::Result<()>
     Ok(())
 }
 
+/// The relay passes a CommandComplete without a look when its statement changes no session
+/// state — but only while no session change is pending, because a ROLLBACK's must drop them.
+/// Here the ROLLBACK comes as its own query (simple protocol) and its own Execute (extended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_rolled_back_by_a_later_statement_is_forgotten_in_both_protocols() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(1).start().await?;
+    let a = proxy.connect("app", "app", "pms").await?;
+    let b = proxy.connect("app", "app", "pms").await?;
+    a.batch_execute("BEGIN").await?;
+    a.batch_execute("SET work_mem = '9MB'").await?;
+    a.batch_execute("ROLLBACK").await?;
+    assert_eq!(show(&a, "work_mem").await?, "4MB");
+    assert_eq!(show(&b, "work_mem").await?, "4MB");
+    a.execute("BEGIN", &[]).await?;
+    a.execute("SET work_mem = '9MB'", &[]).await?;
+    a.execute("ROLLBACK", &[]).await?;
+    assert_eq!(show(&a, "work_mem").await?, "4MB");
+    assert_eq!(show(&b, "work_mem").await?, "4MB");
+    // A SET that commits is kept for its client alone, whichever protocol ran it.
+    a.execute("SET work_mem = '7MB'", &[]).await?;
+    a.execute("SELECT 1", &[]).await?;
+    assert_eq!(show(&a, "work_mem").await?, "7MB");
+    assert_eq!(show(&b, "work_mem").await?, "4MB");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_returns_to_the_startup_options() -> anyhow::Result<()> {
     let pg = PgCluster::start_async().await?;

@@ -19,6 +19,9 @@ pub struct PreparedStatement {
     pub parse: Parse,
     /// What executing it does to session state (SET and friends), if anything.
     pub effect: Option<SessionCommand>,
+    /// A named statement's text, checked for UTF-8 once when it is prepared: every Bind of
+    /// it is routed by its text, and re-checking it per Bind cost ~200 instructions.
+    text: Option<Box<str>>,
 }
 
 impl PreparedStatement {
@@ -34,21 +37,33 @@ impl PreparedStatement {
             name.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
             name.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
         }
-        Self { server_name: name.into(), parse, effect }
+        let text = std::str::from_utf8(&parse.sql).ok().map(Box::from);
+        Self { server_name: name.into(), parse, effect, text }
     }
 
     /// The unnamed statement: never renamed, so no name is computed.
     pub fn unnamed(parse: Parse, effect: Option<SessionCommand>) -> Self {
-        Self { server_name: Arc::clone(&UNNAMED), parse, effect }
+        Self { server_name: Arc::clone(&UNNAMED), parse, effect, text: None }
+    }
+
+    /// The statement's text ("" if it is not UTF-8, which no statement the router can read
+    /// is). The unnamed statement, bound once, is checked here, at its one Bind.
+    pub fn sql(&self) -> &str {
+        match &self.text {
+            Some(t) => t,
+            None => std::str::from_utf8(&self.parse.sql).unwrap_or_default(),
+        }
     }
 }
 
 /// The unnamed statement's server name, shared: one is made per extended-protocol statement.
 static UNNAMED: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
 
+/// Looked up on every Bind (twice when the Bind is routed), so hashed with foldhash (seeded
+/// per map) rather than SipHash; the names are the client's own, in its own map.
 #[derive(Debug, Default)]
 pub struct ClientPrepared {
-    by_name: HashMap<Bytes, Arc<PreparedStatement>>,
+    by_name: HashMap<Bytes, Arc<PreparedStatement>, foldhash::fast::RandomState>,
 }
 
 impl ClientPrepared {

@@ -546,7 +546,7 @@ impl Client {
         let stmt =
             if bind.statement.is_empty() { self.unnamed.clone() } else { self.prepared.get(&bind.statement).cloned() };
         let Some(stmt) = stmt else { return Ok(Decision::Proceed) };
-        let sql = std::str::from_utf8(&stmt.parse.sql).unwrap_or_default();
+        let sql = stmt.sql();
         match self.deferred_answer(sql) {
             Some(Ok(ctl)) if bind.portal.is_empty() => {
                 self.portal_answer = Some(PortalAnswer::TxControl(ctl));
