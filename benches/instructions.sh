@@ -20,7 +20,8 @@
 # Environment (defaults in brackets):
 #   CLIENTS      pgbench clients [4]
 #   N1, N2       transactions per client of the two runs [300 1500]
-#   MODES        pgbench query modes [simple extended]
+#   MODES        pgbench query modes [simple extended]; prepared is counted for shardgate
+#                (PgBouncer before 1.22 cannot serve it in transaction mode: "–")
 #   WORKLOAD     select-only [pgbench -S], or tenant: a point select by tenant_id (the
 #                tenant script of pgbench.sh, TENANTS rows [100000]) through shardgate in
 #                front of one database and through shardgate routing over four shards
@@ -160,6 +161,14 @@ wait_port() {
     return 1
 }
 
+# Whether this PgBouncer keeps prepared statements in transaction mode
+# (max_prepared_statements, on by default from 1.22).
+pgbouncer_prepares() {
+    local major minor
+    IFS=. read -r major minor _ <<<"$PB_VERSION"
+    [ "${major:-0}" -gt 1 ] || { [ "${major:-0}" -eq 1 ] && [ "${minor:-0}" -ge 22 ]; }
+}
+
 # measure NAME PREFIX PORT PID DB CONTROL...: instructions per transaction for each mode,
 # as "NAME MODE COUNT" lines. PREFIX names the process's callgrind dumps; CONTROL is the
 # command prefix that may talk to the callgrind.
@@ -167,6 +176,9 @@ measure() {
     local name=$1 prefix=$2 port=$3 pid=$4 db=$5 mode n dump i1 i2
     shift 5
     for mode in $MODES; do
+        if [ "$name" = pgbouncer ] && [ "$mode" = prepared ] && ! pgbouncer_prepares; then
+            continue # no prepared statements in transaction mode before 1.22: "–"
+        fi
         "$PGBENCH" -n "${SCRIPT[@]}" -t 50 -c "$CLIENTS" -j 1 -M "$mode" -h 127.0.0.1 -p "$port" "$db" >/dev/null 2>&1 \
             || die "$name: warm-up failed"
         # Every pool holds exactly one server per client before counting starts (pool size =
@@ -235,7 +247,7 @@ stop_pid "$PB_PID"
 PB_PID=""
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "–" }'; }
-count() { awk -v n="$1" -v m="$2" '$1 == n && $2 == m { print $3 }' <<<"$RESULTS"; }
+count() { awk -v n="$1" -v m="$2" '$1 == n && $2 == m { print $3; f = 1 } END { if (!f) print "–" }' <<<"$RESULTS"; }
 REPORT=$(
     echo "## Instructions per transaction (callgrind)"
     echo
