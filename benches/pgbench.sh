@@ -35,6 +35,7 @@
 #                   for the 10-million-row figure)
 #   SHARD_POOL_SIZE server connections per shard for `sharded` [POOL_SIZE/4: the four
 #                   shards share one PostgreSQL, so equal totals compare the proxies fairly]
+#   PING_AFTER_IDLE_MS  shardgate's pool.ping_after_idle_ms [its default, 1000]
 #   HOLD=1          start PostgreSQL, shardgate and PgBouncer, write their ports and PIDs to
 #                   ${OUT%.md}.env and wait (for profiling by hand) instead of running pgbench
 #   SYSCALLS=1      also count the pooler's system calls per transaction (perf stat on the
@@ -243,6 +244,7 @@ pool:
   lifetime_s: 3600
   query_timeout_ms: 0
   max_prepared_per_server: 200
+$(if [ -n "${PING_AFTER_IDLE_MS:-}" ]; then printf '  ping_after_idle_ms: %s\n' "$PING_AFTER_IDLE_MS"; fi)
 # Metrics on, as in production, on a port the OS picks (a fixed one may be taken).
 metrics:
   listen: 127.0.0.1:0
