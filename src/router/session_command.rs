@@ -1,6 +1,6 @@
 //! Statements that change session state or that transaction pooling must intercept.
 
-use super::lexer::Words;
+use super::lexer::{is_space, is_word_byte, Words};
 
 /// What one statement does to the session, as far as the pooler cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,11 +52,12 @@ pub fn may_affect_session_single(sql: &[u8]) -> bool {
 /// compared in place as a prefix followed by a non-word byte, chosen by the first letter,
 /// so most statements are decided in a handful of byte compares.
 fn first_word_is_watched(sql: &[u8]) -> bool {
-    let start = sql.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(sql.len());
+    let start = sql.iter().position(|&b| !is_space(b)).unwrap_or(sql.len());
     let rest = sql.get(start..).unwrap_or_default();
+    // Word bytes as the lexer reads them (its class table), so "set" ends where its word does.
     let starts = |kw: &[u8]| {
         rest.get(..kw.len()).is_some_and(|p| p.eq_ignore_ascii_case(kw))
-            && !rest.get(kw.len()).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            && !rest.get(kw.len()).is_some_and(|&b| is_word_byte(b))
     };
     match rest.first().map(u8::to_ascii_lowercase) {
         Some(b'-' | b'/') if rest.starts_with(b"--") || rest.starts_with(b"/*") => {
@@ -180,6 +181,7 @@ mod tests {
         assert!(!may_affect_session(b"select 1"));
         assert!(!may_affect_session(b"DELETE FROM t"));
         assert!(!may_affect_session(b"set_x"), "a longer word is not the keyword");
+        assert!(!may_affect_session("setä".as_bytes()), "non-ASCII letters continue a word, as in the lexer");
         assert!(may_affect_session(b"set"));
         assert!(!may_affect_session_single(b"select 1; set x = 1"), "a Parse holds one statement");
         assert!(may_affect_session_single(b"SET x = 1"));
