@@ -36,6 +36,7 @@
 #   SHARD_POOL_SIZE server connections per shard for `sharded` [POOL_SIZE/4: the four
 #                   shards share one PostgreSQL, so equal totals compare the proxies fairly]
 #   PING_AFTER_IDLE_MS  shardgate's pool.ping_after_idle_ms [its default, 1000]
+#   WORKERS         shardgate's runtime threads (`workers:`) [its default: 1 on ≤ 2 cores]
 #   HOLD=1          start PostgreSQL, shardgate and PgBouncer, write their ports and PIDs to
 #                   ${OUT%.md}.env and wait (for profiling by hand) instead of running pgbench
 #   SYSCALLS=1      also count the pooler's system calls per transaction (perf stat on the
@@ -218,6 +219,7 @@ shards:
 EOF
 cat >"$WORK/shardgate.yaml" <<EOF
 listen: 127.0.0.1:$SG_PORT
+$(if [ -n "${WORKERS:-}" ]; then printf 'workers: %s\n' "$WORKERS"; fi)
 tls:
   mode: disable
 databases:

@@ -10,7 +10,14 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     values: BTreeMap<String, String>,
+    /// How many of `values` are the proxy's own (`shardgate.*`): the router asks for them on
+    /// every routed statement, and nearly every client has none (a range lookup in the map
+    /// cost ~400 instructions per statement under callgrind; this count makes it one compare).
+    proxy_own: usize,
 }
+
+/// The prefix of settings that are hints to shardgate, not PostgreSQL parameters.
+pub const PROXY_PREFIX: &str = "shardgate.";
 
 impl Settings {
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -18,7 +25,11 @@ impl Settings {
     }
 
     pub fn set(&mut self, name: &str, sql_value: &str) {
-        self.values.insert(name.to_ascii_lowercase(), sql_value.to_string());
+        let name = name.to_ascii_lowercase();
+        let own = name.starts_with(PROXY_PREFIX);
+        if self.values.insert(name, sql_value.to_string()).is_none() && own {
+            self.proxy_own += 1;
+        }
     }
 
     /// A startup parameter: its value is a plain string, so it is quoted as a literal.
@@ -27,24 +38,32 @@ impl Settings {
     }
 
     pub fn reset(&mut self, name: &str) {
-        self.values.remove(&name.to_ascii_lowercase());
+        let name = name.to_ascii_lowercase();
+        if self.values.remove(&name).is_some() && name.starts_with(PROXY_PREFIX) {
+            self.proxy_own -= 1;
+        }
     }
 
     pub fn clear(&mut self) {
         self.values.clear();
+        self.proxy_own = 0;
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// The settings whose names start with `prefix` (a range of the ordered map, not a scan
-    /// of every setting: the router asks for `shardgate.*` on every statement).
-    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.values
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
-            .take_while(move |(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+    /// The proxy's own settings (`shardgate.*`, the prefix stripped), in name order: a range
+    /// of the ordered map when there are any, nothing to look up when there are none.
+    pub fn proxy_own(&self) -> impl Iterator<Item = (&str, &str)> {
+        let range = (self.proxy_own > 0).then(|| {
+            self.values.range::<str, _>((std::ops::Bound::Included(PROXY_PREFIX), std::ops::Bound::Unbounded))
+        });
+        range
+            .into_iter()
+            .flatten()
+            .take_while(|(k, _)| k.starts_with(PROXY_PREFIX))
+            .map(|(k, v)| (k.get(PROXY_PREFIX.len()..).unwrap_or_default(), v.as_str()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -90,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn with_prefix_reads_only_that_range() {
+    fn the_proxy_own_settings_are_read_alone_and_counted_through_set_reset_and_clear() {
         let mut s = Settings::default();
         for (k, v) in [
             ("application_name", "'a'"),
@@ -101,9 +120,21 @@ mod tests {
         ] {
             s.set(k, v);
         }
-        let got: Vec<_> = s.with_prefix("shardgate.").collect();
-        assert_eq!(got, [("shardgate.shard", "'s1'"), ("shardgate.tenant_id", "7")]);
-        assert_eq!(Settings::default().with_prefix("shardgate.").count(), 0);
+        let got: Vec<_> = s.proxy_own().collect();
+        assert_eq!(got, [("shard", "'s1'"), ("tenant_id", "7")]);
+        assert_eq!(Settings::default().proxy_own().count(), 0);
+        // Set again (same count), reset in another case, reset what is not there.
+        s.set("SHARDGATE.Shard", "'s2'");
+        s.reset("ShardGate.Tenant_Id");
+        s.reset("shardgate.tenant_id");
+        assert_eq!(s.proxy_own().collect::<Vec<_>>(), [("shard", "'s2'")]);
+        s.reset("shardgate.shard");
+        assert_eq!(s.proxy_own().count(), 0);
+        s.set("shardgate.tenant_id", "9");
+        s.clear();
+        assert_eq!(s.proxy_own().count(), 0);
+        s.set("shardgate.tenant_id", "9");
+        assert_eq!(s.proxy_own().collect::<Vec<_>>(), [("tenant_id", "9")]);
     }
 
     #[test]

@@ -363,8 +363,8 @@ impl Client {
     ) -> Result<Result<Route, FrontendError>, FrontendError> {
         let mut hint_shard = None;
         let mut keys: Vec<(String, String)> = Vec::new();
-        for (k, v) in self.settings.with_prefix("shardgate.") {
-            match k.strip_prefix("shardgate.").unwrap_or(k) {
+        for (k, v) in self.settings.proxy_own() {
+            match k {
                 "shard" => hint_shard = Some(unquote(v)),
                 "role" | "tag" => {}
                 key => keys.push((key.to_string(), unquote(v))),

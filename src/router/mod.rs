@@ -86,6 +86,16 @@ pub struct Router {
     replicated: bool,
 }
 
+thread_local! {
+    /// The normalised text of the simple-protocol statement being routed on this thread,
+    /// kept between statements so its buffer is allocated once (an allocation and a free per
+    /// statement were ~5 % of a routed point select's instructions).
+    static NORMALISED: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// Capacity of the normalised-text buffer kept for the next statement.
+const MAX_KEPT_NORMALISED: usize = 16 * 1024;
+
 const UNPARSABLE_HINT: &str = "add /* shardgate: shard=<name> */ or check the syntax";
 
 impl Router {
@@ -226,11 +236,20 @@ impl Router {
 
     fn route_one(&self, sql: &str, params: Option<&Params<'_>>, keys: &[(&str, &str)], ctx: &Context<'_>) -> Route {
         if params.is_none() {
-            if let Some(n) = normalise::normalise(sql) {
-                let plan = self.plan_for(&n.text);
-                if is_normalisable(&plan) {
-                    return self.decide(&plan, Values::Literals(&n.literals), keys, ctx);
-                }
+            // The normalised text only looks up the plan; one buffer per thread holds it, taken
+            // out for the call (so a nested route cannot find it borrowed) and put back.
+            let mut text = NORMALISED.with(std::cell::Cell::take);
+            let routed = normalise::normalise(sql, &mut text).and_then(|literals| {
+                let plan = self.plan_for(&text);
+                is_normalisable(&plan).then(|| self.decide(&plan, Values::Literals(&literals), keys, ctx))
+            });
+            if text.capacity() > MAX_KEPT_NORMALISED {
+                // One huge statement must not pin its buffer for the thread's life.
+                text = String::new();
+            }
+            NORMALISED.with(|b| b.set(text));
+            if let Some(route) = routed {
+                return route;
             }
         }
         let plan = self.plan_for(sql);

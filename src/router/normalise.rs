@@ -13,12 +13,10 @@ use std::borrow::Cow;
 
 use super::lexer::{is_space, is_word_byte, skip_block, skip_line, skip_quoted, word_end};
 
-/// A normalised statement: the text with `$1…` for literals, and the literals in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Normalised<'a> {
-    pub text: String,
-    pub literals: Vec<Cow<'a, str>>,
-}
+/// The literals of a normalised statement, in `$n` order. Inline up to four: a point
+/// statement has one or two, and a heap allocation per routed statement cost more than the
+/// rest of its normalisation's bookkeeping.
+pub type Literals<'a> = smallvec::SmallVec<[Cow<'a, str>; 4]>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Prev {
@@ -34,16 +32,19 @@ fn is_dml(sql: &str) -> bool {
     ["select", "insert", "update", "delete", "with", "values"].iter().any(|k| first.eq_ignore_ascii_case(k))
 }
 
-/// Normalises one statement (no top-level `;` inside). `None`: leave it as it is — not a
-/// DML statement, no literal to replace, or something the scan does not handle (a `$n`
-/// parameter, `U&'…'`, string continuation across lines).
-pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
+/// Normalises one statement (no top-level `;` inside): the text with `$1…` for literals
+/// goes to `out` (cleared first; the caller reuses one buffer, so no allocation per
+/// statement), the literals are returned. `None`: leave it as it is — not a DML statement,
+/// no literal to replace, or something the scan does not handle (a `$n` parameter, `U&'…'`,
+/// string continuation across lines); `out` then holds nothing useful.
+pub fn normalise<'a>(sql: &'a str, out: &mut String) -> Option<Literals<'a>> {
+    out.clear();
     if !is_dml(sql) {
         return None;
     }
     let b = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut literals: Vec<Cow<'_, str>> = Vec::with_capacity(4);
+    out.reserve(sql.len() + 8);
+    let mut literals = Literals::new();
     let mut prev = Prev::Start;
     let mut i = 0usize;
     let mut copied = 0usize; // `sql[copied..i]` is pending verbatim output
@@ -52,13 +53,13 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
         match c {
             c if is_space(c) => i += 1,
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                flush(&mut out, copied, i);
+                flush(out, copied, i);
                 i = skip_line(b, i);
                 out.push(' ');
                 copied = i;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                flush(&mut out, copied, i);
+                flush(out, copied, i);
                 i = skip_block(b, i);
                 out.push(' ');
                 copied = i;
@@ -72,13 +73,13 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
                     if continues_string(b, end) {
                         return None;
                     }
-                    flush(&mut out, copied, i);
+                    flush(out, copied, i);
                     literals.push(if body.contains("''") {
                         Cow::Owned(body.replace("''", "'"))
                     } else {
                         Cow::Borrowed(body)
                     });
-                    push_placeholder(&mut out, literals.len());
+                    push_placeholder(out, literals.len());
                     i = end;
                     copied = i;
                 }
@@ -97,9 +98,9 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
             }
             c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
                 let end = number_end(b, i);
-                flush(&mut out, copied, i);
+                flush(out, copied, i);
                 literals.push(Cow::Borrowed(sql.get(i..end)?));
-                push_placeholder(&mut out, literals.len());
+                push_placeholder(out, literals.len());
                 i = end;
                 copied = i;
                 prev = Prev::Value;
@@ -127,8 +128,8 @@ pub fn normalise(sql: &str) -> Option<Normalised<'_>> {
     if literals.is_empty() {
         return None;
     }
-    flush(&mut out, copied, b.len());
-    Some(Normalised { text: out, literals })
+    flush(out, copied, b.len());
+    Some(literals)
 }
 
 /// `$n`. Statements have few literals: one digit is pushed directly, since the formatting
@@ -189,7 +190,8 @@ mod tests {
     use super::*;
 
     fn n(sql: &str) -> Option<(String, Vec<String>)> {
-        normalise(sql).map(|n| (n.text, n.literals.into_iter().map(|l| l.into_owned()).collect()))
+        let mut text = String::from("left over from the last statement");
+        normalise(sql, &mut text).map(|l| (text, l.into_iter().map(|l| l.into_owned()).collect()))
     }
 
     #[test]
