@@ -60,6 +60,14 @@ pub struct ClientEntry {
     pub stop: StopSignal,
 }
 
+/// A pool whose checkout waits asks the clients that keep its servers between transactions
+/// to give them back; the client's loop sees it as a raised `GiveBack`.
+impl crate::pool::Keeper for ClientEntry {
+    fn give_back(&self) {
+        self.stop.raise(Stop::GiveBack);
+    }
+}
+
 impl ClientEntry {
     /// Cheap enough for every checkout and release: one relaxed store.
     pub fn set_state(&self, state: ClientState) {

@@ -21,6 +21,9 @@ pub enum Stop {
     Kill,
     /// A graceful shutdown: close once no server is held.
     Shutdown,
+    /// The pool of a server the idle client keeps between transactions has a checkout
+    /// waiting: give the kept server back (see `pool::Kept`). Not a stop; cleared when seen.
+    GiveBack,
 }
 
 impl Stop {
@@ -28,6 +31,7 @@ impl Stop {
         match self {
             Self::Kill => 1,
             Self::Shutdown => 2,
+            Self::GiveBack => 4,
         }
     }
 }
@@ -52,6 +56,11 @@ impl StopSignal {
         self.waker.wake();
     }
 
+    /// Forgets a raised reason (only `GiveBack` is ever cleared: stops stay raised).
+    pub fn clear(&self, why: Stop) {
+        self.raised.fetch_and(!why.bit(), Ordering::AcqRel);
+    }
+
     /// Completes with the most urgent raised reason among `watched` (a kill before a
     /// shutdown). Meant for one waiting task; cheap to create on every loop turn.
     pub fn raised<'a>(&'a self, watched: &'a [Stop]) -> impl Future<Output = Stop> + 'a {
@@ -63,7 +72,8 @@ impl StopSignal {
         let pick = |raised: u8| match raised & mask {
             0 => None,
             r if r & Stop::Kill.bit() != 0 => Some(Stop::Kill),
-            _ => Some(Stop::Shutdown),
+            r if r & Stop::Shutdown.bit() != 0 => Some(Stop::Shutdown),
+            _ => Some(Stop::GiveBack),
         };
         let state = self.raised.load(Ordering::Acquire);
         if let Some(why) = pick(state) {
@@ -122,6 +132,20 @@ mod tests {
         signal.raise(Stop::Kill);
         let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await;
         assert_eq!(got.expect("the kill woke the waiter").unwrap(), Stop::Kill);
+    }
+
+    #[tokio::test]
+    async fn a_give_back_request_ranks_last_and_clears() {
+        let signal = StopSignal::default();
+        signal.raise(Stop::GiveBack);
+        let all = [Stop::Kill, Stop::Shutdown, Stop::GiveBack];
+        assert_eq!(signal.raised(&all).await, Stop::GiveBack);
+        signal.clear(Stop::GiveBack);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(20), signal.raised(&all)).await;
+        assert!(waited.is_err(), "cleared");
+        signal.raise(Stop::GiveBack);
+        signal.raise(Stop::Shutdown);
+        assert_eq!(signal.raised(&all).await, Stop::Shutdown);
     }
 
     #[tokio::test]

@@ -64,6 +64,12 @@ pub(super) struct Client {
     /// The tenant transaction slot this client holds (`tenant_limits`), given back when its
     /// transaction ends.
     pub tenant_slot: Option<super::limits::Slot>,
+    /// The server kept since the last transaction (single-shard transaction pooling, while
+    /// its pool has room: `Checkout::keep`), reused by the next one and given back as soon as
+    /// the pool has a checkout waiting.
+    pub kept: Option<crate::pool::Kept>,
+    /// The pool this client is listed with as a keeper (its address; 0: none yet).
+    pub keeper_of: usize,
     /// A BEGIN the proxy answered, sent to the server once a statement shows the shard.
     pub deferred_begin: Option<String>,
     /// Extended-protocol messages were sent since the last Sync; one of them was an Execute;
@@ -254,6 +260,8 @@ impl Client {
             ryw_armed: false,
             ryw_lsn: Vec::new(),
             tenant_slot: None,
+            kept: None,
+            keeper_of: 0,
             deferred_begin: None,
             batch_open: false,
             batch_executed: false,
@@ -413,10 +421,16 @@ impl Client {
                 None => {
                     tokio::select! {
                         biased;
-                        why = entry.stop.raised(&[Stop::Kill, Stop::Shutdown]) => return Err(match why {
-                            Stop::Kill => self.kill_reason(),
-                            Stop::Shutdown => FrontendError::ShuttingDown,
-                        }),
+                        why = entry.stop.raised(&[Stop::Kill, Stop::Shutdown, Stop::GiveBack]) => match why {
+                            Stop::Kill => return Err(self.kill_reason()),
+                            Stop::Shutdown => return Err(FrontendError::ShuttingDown),
+                            Stop::GiveBack => {
+                                // A checkout of the pool is waiting: the kept server goes back.
+                                entry.stop.clear(Stop::GiveBack);
+                                drop(self.kept.take());
+                                continue;
+                            }
+                        },
                         r = self.stream.read_buf(&mut self.rbuf) => client_read = r?,
                     }
                 }
@@ -504,7 +518,21 @@ impl Client {
             self.cancel_sent = false;
             self.entry.set_state(crate::admin::ClientState::Idle);
             let now = self.now().into_std();
-            server.return_at(now);
+            if self.mode == PoolMode::Transaction && server.clean && !self.routing.routes() {
+                // One shard, one server: the next transaction needs this pool again, so the
+                // server is kept while the pool can spare it.
+                let entry = &self.entry;
+                let keeper = || {
+                    let weak: std::sync::Weak<crate::admin::ClientEntry> = Arc::downgrade(entry);
+                    weak as std::sync::Weak<dyn crate::pool::Keeper>
+                };
+                match server.keep(now, &mut self.keeper_of, keeper) {
+                    Ok(kept) => self.kept = Some(kept),
+                    Err(server) => server.return_at(now),
+                }
+            } else {
+                server.return_at(now);
+            }
         }
         self.server_shard = None;
         self.unnamed_on_server = false;

@@ -134,6 +134,19 @@ impl Client {
     /// primary to appear during a failover; a server that cannot be reached is banned and the
     /// next candidate tried, so a dead replica costs its in-flight statements only.
     pub async fn checkout(&mut self, shard: ShardIdx, need: &Need) -> Result<(), FrontendError> {
+        if let Some(kept) = self.kept.take() {
+            // The server kept since the last transaction (one shard, one server: see
+            // `release`), unless its pool now needs it back; then the normal way below.
+            if let Some(pool) = self.routing.pool_of(&self.shared.pools, shard, ServerIdx(0)) {
+                let now = self.now().into_std();
+                if let Some(server) = pool.reuse(kept, now) {
+                    self.server_member = ServerIdx(0);
+                    self.server_role = Role::Primary;
+                    self.take_server(shard, server);
+                    return Ok(());
+                }
+            }
+        }
         let replicated = self.routing.replicated(shard);
         // The clock is read only once something waits: a checkout that succeeds at once (the
         // common case) reads no time here.

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use self::core::Core;
-pub use self::core::{Checkout, Limits, PoolState};
+pub use self::core::{Checkout, Keeper, Kept, Limits, PoolState};
 pub use directory::{Directory, DirectoryView};
 pub use error::PoolError;
 use failures::ConnectFailures;
@@ -101,6 +101,13 @@ impl ShardPool {
                 None => Err(PoolError::Timeout { pool: self.key.to_string(), waited_ms: 0 }),
             },
         }
+    }
+
+    /// The server the client kept since its last transaction, if it can serve this one (see
+    /// [`Kept::reuse`]); otherwise it goes back to its pool and `None` sends the caller to
+    /// the normal checkout.
+    pub fn reuse(&self, kept: Kept, now: std::time::Instant) -> Option<Checkout> {
+        kept.reuse(&self.core, self.pause.any_paused(), now)
     }
 
     /// The ParameterStatus values the first server of this pool reported at startup.

@@ -31,10 +31,22 @@ pub(super) fn start(core: &Arc<Core>) {
 async fn run(core: Weak<Core>) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = Instant::now();
     loop {
         tick.tick().await;
         let Some(core) = core.upgrade() else { return };
-        reap(&core, Instant::now());
+        let now = Instant::now();
+        // Servers kept by clients between transactions are not on the stack, so `idle_timeout`
+        // cannot see them: once per `idle_timeout` every keeper gives its server back. A busy
+        // client keeps one again at its next transaction; an idle client's server then idles
+        // out on the stack like any other.
+        if let Some(t) = core.limits.idle_timeout {
+            if now.saturating_duration_since(last_sweep) >= t {
+                core.ask_keepers_back();
+                last_sweep = now;
+            }
+        }
+        reap(&core, now);
         replenish(&core).await;
     }
 }
@@ -47,7 +59,8 @@ fn reap(core: &Core, now: Instant) {
     let closing = {
         let mut idle = core.idle_servers();
         let all = std::mem::take(&mut *idle);
-        let mut spare = all.len().saturating_sub(l.min_idle as usize);
+        // Servers kept by clients are idle too and count towards `min_idle`.
+        let mut spare = (all.len() + core.kept()).saturating_sub(l.min_idle as usize).min(all.len());
         let mut closing = Vec::new();
         for server in all {
             let expired = server.expires_at.is_some_and(|at| now >= at);
@@ -82,7 +95,8 @@ async fn replenish(core: &Arc<Core>) {
         let Some(slot) = core.try_slot() else { return };
         let opening = core.opener.connecting.load(std::sync::atomic::Ordering::Relaxed);
         let idle = core.idle_servers().len();
-        if idle + opening >= min || idle + opening + core.in_use() >= size {
+        // A kept server is idle (towards `min_idle`) and in use (it holds its slot).
+        if idle + core.kept() + opening >= min || idle + opening + core.in_use() >= size {
             return;
         }
         let Ok(mut server) = core.open().await else { return };
