@@ -19,6 +19,9 @@
 #
 # Environment (defaults in brackets):
 #   CLIENTS      pgbench clients [4]
+#   POOL_SIZE    servers per pool, shardgate pool.size = min_idle = PgBouncer default_pool_size
+#                [CLIENTS]; above CLIENTS, shardgate's clients keep their servers between
+#                transactions (the pool has room), as under benches/pgbench.sh (20 for 16)
 #   N1, N2       transactions per client of the two runs [300 1500]
 #   MODES        pgbench query modes [simple extended]; prepared is counted for shardgate
 #                (PgBouncer before 1.22 cannot serve it in transaction mode: "–")
@@ -42,6 +45,7 @@ REPO=$PWD
 . "$REPO/benches/lib.sh"
 
 CLIENTS=${CLIENTS:-4}
+POOL_SIZE=${POOL_SIZE:-$CLIENTS}
 N1=${N1:-300}
 N2=${N2:-1500}
 MODES=${MODES:-simple extended}
@@ -129,7 +133,7 @@ databases:
 $(if [ "$WORKLOAD" = tenant ]; then echo "  bench4: { shard_map: map4.yaml }"; fi)
 users:
   - { name: bench, password: bench, auth: scram-sha-256 }
-pool: { mode: transaction, size: $CLIENTS, min_idle: $CLIENTS }
+pool: { mode: transaction, size: $POOL_SIZE, min_idle: $POOL_SIZE }
 metrics: { listen: 127.0.0.1:0 }
 EOF
 PB_PORT=$(free_port)
@@ -144,7 +148,7 @@ unix_socket_dir = $WORK/pgb
 auth_type = scram-sha-256
 auth_file = $WORK/pgb/userlist.txt
 pool_mode = transaction
-default_pool_size = $CLIENTS
+default_pool_size = $POOL_SIZE
 max_client_conn = 100
 logfile = $WORK/pgb/pgbouncer.log
 EOF
@@ -253,7 +257,7 @@ REPORT=$(
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs; PostgreSQL $PG_VERSION; PgBouncer $PB_VERSION; shardgate $COMMIT"
     if [ "$WORKLOAD" = tenant ]; then
-        echo "- \`pgbench -f tenant.sql -c $CLIENTS\` (point select by tenant_id, $TENANTS tenants), ($N2 − $N1) transactions per client counted; user-space instructions of the proxy process only"
+        echo "- \`pgbench -f tenant.sql -c $CLIENTS\` (point select by tenant_id, $TENANTS tenants), ($N2 − $N1) transactions per client counted, pool size $POOL_SIZE; user-space instructions of the proxy process only"
         echo
         echo "| mode | shardgate, 1 shard | shardgate, 4 shards | PgBouncer | 4 shards / 1 shard | 1 shard / PgBouncer |"
         echo "|---|---:|---:|---:|---:|---:|"
@@ -262,7 +266,7 @@ REPORT=$(
             echo "| $mode | $sg | $sg4 | $pb | $(ratio "$sg4" "$sg") | $(ratio "$sg" "$pb") |"
         done
     else
-        echo "- \`pgbench -S -c $CLIENTS\`, ($N2 − $N1) transactions per client counted; user-space instructions of the proxy process only"
+        echo "- \`pgbench -S -c $CLIENTS\`, ($N2 − $N1) transactions per client counted, pool size $POOL_SIZE; user-space instructions of the proxy process only"
         echo
         if [ "${FLOOR:-}" = 1 ]; then
             echo "| mode | shardgate | bare tokio relay (relay_floor) | PgBouncer | shardgate / PgBouncer | relay_floor / PgBouncer |"
