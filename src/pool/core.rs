@@ -262,11 +262,15 @@ impl Core {
 
     /// A server comes back: onto the stack if `clean` and within its lifetime, else closed.
     /// The server is pushed before the slot is freed, so a waiter woken by the slot finds it.
-    fn put_back(&self, mut server: Box<Server>, now: Instant) {
+    /// `restamp`: the server was just used (its idle time starts now); a kept server coming
+    /// back keeps the stamps of when it was kept, so its idle time and ping stay due.
+    fn put_back(&self, mut server: Box<Server>, now: Instant, restamp: bool) {
         self.in_use.fetch_sub(1, Ordering::Relaxed);
         let expired = server.expires_at.is_some_and(|at| now >= at);
         if server.clean && !expired {
-            self.mark_idle(&mut server, now);
+            if restamp {
+                self.mark_idle(&mut server, now);
+            }
             self.idle_servers().push(server);
         } else {
             tracing::debug!(clean = server.clean, expired, "server closed instead of pooled");
@@ -399,7 +403,15 @@ impl Checkout {
     /// last use; dropping the checkout does the same with a fresh clock read.
     pub fn return_at(mut self, now: Instant) {
         if let Some(server) = self.server.take() {
-            self.core.put_back(server, now);
+            self.core.put_back(server, now, true);
+        }
+    }
+
+    /// Gives back a server that was kept idle, with the stamps of when it was kept: a server
+    /// kept past `ping_after_idle` is still pinged by the checkout that takes it next.
+    fn return_kept(mut self) {
+        if let Some(server) = self.server.take() {
+            self.core.put_back(server, Instant::now(), false);
         }
     }
 }
@@ -407,7 +419,7 @@ impl Checkout {
 impl Drop for Checkout {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
-            self.core.put_back(server, Instant::now());
+            self.core.put_back(server, Instant::now(), true);
         }
     }
 }
@@ -432,7 +444,12 @@ impl Kept {
             && !paused
             && core.waiting.load(Ordering::Relaxed) == 0
             && matches!(core.readiness(&checkout, now), Readiness::Ready);
-        usable.then_some(checkout)
+        if usable {
+            Some(checkout)
+        } else {
+            checkout.return_kept();
+            None
+        }
     }
 }
 
@@ -440,6 +457,7 @@ impl Drop for Kept {
     fn drop(&mut self) {
         if let Some(checkout) = self.checkout.take() {
             checkout.core.kept.fetch_sub(1, Ordering::SeqCst);
+            checkout.return_kept();
         }
     }
 }
