@@ -2,6 +2,7 @@
 //! client's statement. A CancelRequest arrives on a fresh connection, so this must be shared.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::backend::CancelTarget;
@@ -11,18 +12,41 @@ use crate::backend::CancelTarget;
 /// A mutex of the client's own: only its client writes it, and a cancel request reads it
 /// rarely, so the lock is uncontended. arc-swap was tried here and cost more: every store
 /// walks the debt lists of all threads (`Debt::pay_all`, 2 % of the proxy's CPU under
-/// `pgbench -S`).
+/// `pgbench -S`). Release only clears `active`, and a checkout of the server the slot
+/// already names only sets it again: a client that keeps its server between transactions
+/// (`pool::Kept`) then takes no lock here at all (two lock pairs and an `Arc` clone and drop
+/// per transaction before).
 #[derive(Debug, Default)]
 pub struct CancelSlot {
     target: Mutex<Option<Arc<CancelTarget>>>,
+    /// Address of the target in `target` (0: none); written only by the owning client. The
+    /// slot holds that `Arc`, so the address cannot be reused by another target meanwhile.
+    named: AtomicUsize,
+    /// The client runs something on that server now.
+    active: AtomicBool,
 }
 
 impl CancelSlot {
-    pub fn set(&self, t: Option<Arc<CancelTarget>>) {
-        let old = std::mem::replace(&mut *self.target.lock().unwrap_or_else(PoisonError::into_inner), t);
-        drop(old);
+    /// The client's statements run on the server `t` cancels from now on.
+    pub fn point_at(&self, t: &Arc<CancelTarget>) {
+        let addr = Arc::as_ptr(t) as usize;
+        if self.named.load(Ordering::Relaxed) != addr {
+            let old = std::mem::replace(&mut *self.target.lock().unwrap_or_else(PoisonError::into_inner), Some(t.clone()));
+            self.named.store(addr, Ordering::Relaxed);
+            drop(old);
+        }
+        self.active.store(true, Ordering::Release);
     }
+
+    /// The client runs nothing now: a cancel goes nowhere.
+    pub fn clear(&self) {
+        self.active.store(false, Ordering::Release);
+    }
+
     fn get(&self) -> Option<Arc<CancelTarget>> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
         self.target.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }

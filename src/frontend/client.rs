@@ -456,7 +456,7 @@ impl Client {
         self.server_shard = Some(shard);
         self.unnamed_on_server = false;
         self.batch_open = false;
-        self.cancel.slot.set(Some(server.cancel.clone()));
+        self.cancel.slot.point_at(&server.cancel);
         self.server = Some(server);
         self.entry.set_state(crate::admin::ClientState::Active);
         self.server_at_rest = true;
@@ -513,7 +513,7 @@ impl Client {
             server.clean =
                 self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0 && self.tx == TxStatus::Idle;
             tracing::trace!(server_pid = server.backend_pid(), clean = server.clean, "server released");
-            self.cancel.slot.set(None);
+            self.cancel.slot.clear();
             self.busy_since = None;
             self.cancel_sent = false;
             self.entry.set_state(crate::admin::ClientState::Idle);
@@ -587,7 +587,7 @@ impl Client {
         self.server_shard = None;
         self.unnamed_on_server = false;
         self.batch_open = false;
-        self.cancel.slot.set(None);
+        self.cancel.slot.clear();
         let had_work = !self.queue.is_empty();
         self.queue.clear();
         self.pass_remaining = 0;
@@ -633,7 +633,7 @@ impl Client {
     /// transaction, reset in session mode, or closed when neither is possible.
     async fn finish(&mut self) {
         let Some(mut server) = self.server.take() else { return };
-        self.cancel.slot.set(None);
+        self.cancel.slot.clear();
         let idle_between_queries =
             self.queue.is_empty() && self.server_at_rest && server.rbuf.is_empty() && self.pass_remaining == 0;
         let timeout = Duration::from_secs(5);

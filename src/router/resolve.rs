@@ -130,7 +130,8 @@ impl<'a> Eval<'a> {
         let f = self.function(function)?;
         let mut shards = Vec::with_capacity(alts.len());
         for alt in alts {
-            let mut per_col: Vec<Vec<KeyValue>> = Vec::with_capacity(alt.len());
+            // Inline for keys of up to two columns: no allocation per routed statement.
+            let mut per_col: smallvec::SmallVec<[Vec<KeyValue>; 2]> = smallvec::SmallVec::with_capacity(alt.len());
             for ((vals, ty), col) in alt.iter().zip(&f.key_types).zip(columns) {
                 let mut keys = Vec::new();
                 for v in vals {
@@ -175,7 +176,7 @@ impl<'a> Eval<'a> {
                 let key: Vec<KeyValue> =
                     per_col.iter().zip(&idx).filter_map(|(vals, &i)| vals.get(i).cloned()).collect();
                 self.place_one(function, f, table, columns, key, strict, &mut shards, why)?;
-                if !advance(&mut idx, &per_col) {
+                if !advance(&mut idx, per_col.as_slice()) {
                     break;
                 }
             }
