@@ -31,7 +31,8 @@ impl CancelSlot {
     pub fn point_at(&self, t: &Arc<CancelTarget>) {
         let addr = Arc::as_ptr(t) as usize;
         if self.named.load(Ordering::Relaxed) != addr {
-            let old = std::mem::replace(&mut *self.target.lock().unwrap_or_else(PoisonError::into_inner), Some(t.clone()));
+            let old =
+                std::mem::replace(&mut *self.target.lock().unwrap_or_else(PoisonError::into_inner), Some(t.clone()));
             self.named.store(addr, Ordering::Relaxed);
             drop(old);
         }
