@@ -78,3 +78,29 @@ async fn a_kept_server_counts_as_idle_and_pause_holds_its_next_statement() -> an
     assert_eq!(r?, 7);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_kept_past_the_ping_threshold_is_pinged_before_its_next_client_uses_it() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(2).checkout_timeout_ms(10_000).start().await?;
+    // Every statement of the proxy's server connections (role `app`, opened from now on)
+    // reaches the server log, the validity ping (`;`) included.
+    pg.exec("postgres", "ALTER ROLE app SET log_statement = 'all'").await?;
+    let a = proxy.connect("app", "app", "pms").await?;
+    let b = proxy.connect("app", "app", "pms").await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    let pid_a = pid(&a).await?;
+    // Longer than `ping_after_idle_ms` (1 s by default) kept idle by a.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.batch_execute("BEGIN").await?;
+    assert_ne!(pid(&b).await?, pid_a, "a kept its server");
+    let pings_before = pg.log().matches("statement: ;").count();
+    // c waits, a gives its server back, and c's checkout must ping it first: the server
+    // went back with the stamps of when a kept it, not as just used.
+    let pid_c = tokio::time::timeout(Duration::from_secs(5), pid(&c)).await??;
+    assert_eq!(pid_c, pid_a, "c got the server a gave back");
+    let pings = pg.log().matches("statement: ;").count() - pings_before;
+    assert_eq!(pings, 1, "one validity ping before c's statement\n{}", pg.log());
+    b.batch_execute("COMMIT").await?;
+    Ok(())
+}
