@@ -31,8 +31,7 @@ impl CancelSlot {
     pub fn point_at(&self, t: &Arc<CancelTarget>) {
         let addr = Arc::as_ptr(t) as usize;
         if self.named.load(Ordering::Relaxed) != addr {
-            let old =
-                std::mem::replace(&mut *self.target.lock().unwrap_or_else(PoisonError::into_inner), Some(t.clone()));
+            let old = self.target.lock().unwrap_or_else(PoisonError::into_inner).replace(t.clone());
             self.named.store(addr, Ordering::Relaxed);
             drop(old);
         }

@@ -378,13 +378,14 @@ impl Checkout {
         registered: &mut usize,
         keeper: impl FnOnce() -> Weak<dyn Keeper>,
     ) -> Result<Kept, Checkout> {
-        let core = self.core.clone();
+        let core = &self.core;
         if !core.can_spare() {
             return Err(self);
         }
-        let id = Arc::as_ptr(&core) as usize;
+        let id = Arc::as_ptr(core) as usize;
         if *registered != id {
-            core.keepers.lock().unwrap_or_else(PoisonError::into_inner).push(keeper());
+            let mut keepers = core.keepers.lock().unwrap_or_else(PoisonError::into_inner);
+            list_keeper(&mut keepers, keeper());
             *registered = id;
         }
         core.kept.fetch_add(1, Ordering::SeqCst);
@@ -424,6 +425,21 @@ impl Drop for Checkout {
     }
 }
 
+/// Adds a keeper to a pool's list, first dropping clients that have gone whenever the list
+/// is full: without that, clients connecting for one transaction each (`pgbench -C`) would
+/// grow it by one entry per connection until a waiting checkout or the sweep pruned it.
+/// Amortised O(1): after a prune at least half the capacity is free, so the next prune comes
+/// only after as many pushes as there are entries left.
+fn list_keeper(keepers: &mut Vec<Weak<dyn Keeper>>, keeper: Weak<dyn Keeper>) {
+    if keepers.len() == keepers.capacity() {
+        keepers.retain(|k| k.strong_count() > 0);
+        if keepers.len() * 2 > keepers.capacity() {
+            keepers.reserve(keepers.len());
+        }
+    }
+    keepers.push(keeper);
+}
+
 /// A server its client keeps between transactions (see [`Checkout::keep`]). It still holds
 /// its slot; dropping it returns the server to the pool.
 pub struct Kept {
@@ -438,9 +454,9 @@ impl Kept {
     /// then does that).
     pub(super) fn reuse(mut self, pool: &Arc<Core>, paused: bool, now: Instant) -> Option<Checkout> {
         let checkout = self.checkout.take()?;
-        let core = checkout.core.clone();
+        let core = &checkout.core;
         core.kept.fetch_sub(1, Ordering::SeqCst);
-        let usable = Arc::ptr_eq(&core, pool)
+        let usable = Arc::ptr_eq(core, pool)
             && !paused
             && core.waiting.load(Ordering::Relaxed) == 0
             && matches!(core.readiness(&checkout, now), Readiness::Ready);
@@ -459,5 +475,33 @@ impl Drop for Kept {
             checkout.core.kept.fetch_sub(1, Ordering::SeqCst);
             checkout.return_kept();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Client;
+
+    impl Keeper for Client {
+        fn give_back(&self) {}
+    }
+
+    #[test]
+    fn the_keeper_list_does_not_grow_with_clients_that_have_gone() {
+        let mut keepers: Vec<Weak<dyn Keeper>> = Vec::new();
+        let alive: Vec<Arc<Client>> = (0..3).map(|_| Arc::new(Client)).collect();
+        for a in &alive {
+            let k: Arc<dyn Keeper> = a.clone();
+            list_keeper(&mut keepers, Arc::downgrade(&k));
+        }
+        // Ten thousand clients that each keep once and leave.
+        for _ in 0..10_000 {
+            let gone: Arc<dyn Keeper> = Arc::new(Client);
+            list_keeper(&mut keepers, Arc::downgrade(&gone));
+        }
+        assert!(keepers.len() <= 64, "{} entries", keepers.len());
+        assert_eq!(keepers.iter().filter(|k| k.strong_count() > 0).count(), 3, "live keepers stay listed");
     }
 }
