@@ -36,13 +36,16 @@ pub(super) struct Routing {
     /// Some shard has more than one server: statements are read for read/write splitting
     /// even with one shard.
     replicated: bool,
+    /// The statement shapes this client sends, so a repeated simple-protocol statement is
+    /// routed without normalising it (`router::shape`).
+    pub shapes: std::cell::RefCell<crate::router::shape::Shapes>,
 }
 
 impl Routing {
     pub fn new(db: DatabaseConfig, user: Arc<UserConfig>, generation: u64) -> Self {
         let pools = db.map.shards().iter().map(|s| vec![None; s.servers.len()]).collect();
         let replicated = db.map.shards().iter().any(|s| s.replicated());
-        Self { db, user, generation, pools, replicated }
+        Self { db, user, generation, pools, replicated, shapes: Default::default() }
     }
 
     /// More than one shard: statements must be routed. With one shard shardgate is a pooler
@@ -378,6 +381,7 @@ impl Client {
                     hints: Hints { shard: hint_shard.as_deref(), keys: &key_refs },
                     lookups: &lookups,
                     explain: tracing::enabled!(tracing::Level::DEBUG),
+                    shapes: Some(&self.routing.shapes),
                 };
                 self.routing.db.router.route(sql, params, &ctx)
             };

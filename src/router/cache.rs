@@ -69,6 +69,12 @@ impl PlanCache {
         found
     }
 
+    /// Counts a plan found without a lookup (a client's remembered statement shape), so
+    /// the hit ratio reported stays the share of statements that were not parsed.
+    pub fn count_hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// (hits, misses) since this cache was built.
     pub fn stats(&self) -> (u64, u64) {
         (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))

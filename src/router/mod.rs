@@ -13,6 +13,7 @@ pub mod plan;
 mod resolve;
 pub mod route;
 pub mod session_command;
+pub mod shape;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -75,6 +76,10 @@ pub struct Context<'a> {
     /// on, since formatting it (key, value, shard names) for every statement was a visible
     /// share of the proxy's CPU. Refusals always carry their message and hint.
     pub explain: bool,
+    /// The client's remembered statement shapes ([`shape`]): a simple-protocol statement of
+    /// a remembered shape skips normalisation; one that is normalised is remembered. `None`
+    /// (tools, tests): every statement is normalised.
+    pub shapes: Option<&'a std::cell::RefCell<shape::Shapes>>,
 }
 
 /// The router for one map version, with its plan cache. Built on load and on every reload
@@ -84,6 +89,8 @@ pub struct Router {
     cache: PlanCache,
     /// Some shard has replicas: whether a read needs the primary matters.
     replicated: bool,
+    /// This router's identity in clients' remembered shapes, whose plans are this router's.
+    id: u64,
 }
 
 thread_local! {
@@ -101,7 +108,7 @@ const UNPARSABLE_HINT: &str = "add /* shardgate: shard=<name> */ or check the sy
 impl Router {
     pub fn new(map: Arc<ShardMap>) -> Self {
         let replicated = map.shards().iter().any(|s| s.replicated());
-        Self { map, cache: PlanCache::new(cache::DEFAULT_CAPACITY), replicated }
+        Self { map, cache: PlanCache::new(cache::DEFAULT_CAPACITY), replicated, id: shape::next_router_id() }
     }
 
     pub fn map(&self) -> &ShardMap {
@@ -133,7 +140,14 @@ impl Router {
         let comment_keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let key_hints = if comment_keys.is_empty() { ctx.hints.keys } else { &comment_keys };
         if params.is_some() {
-            return self.route_one(sql, params, key_hints, ctx);
+            return self.route_one(sql, params, key_hints, ctx, None);
+        }
+        if let Some(shapes) = ctx.shapes {
+            let shapes = shapes.borrow();
+            if let Some((plan, literals)) = shapes.find(self.id, sql) {
+                self.cache.count_hit();
+                return self.decide(plan, Values::Literals(&literals), key_hints, ctx);
+            }
         }
         let mut statements = lexer::statements(sql);
         let Some(first) = statements.next() else {
@@ -145,12 +159,15 @@ impl Router {
                 read_from: None,
             };
         };
-        let first = self.route_one(first, None, key_hints, ctx);
         match statements.next() {
-            None => first,
+            None => {
+                // One statement: remember its shape, as the whole query string.
+                let remember = ctx.shapes.map(|shapes| (sql, shapes));
+                self.route_one(first, None, key_hints, ctx, remember)
+            }
             Some(second) => {
-                let rest = std::iter::once(second).chain(statements).map(|s| self.route_one(s, None, key_hints, ctx));
-                combine(std::iter::once(first).chain(rest), &self.map)
+                let all = [first, second].into_iter().chain(statements);
+                combine(all.map(|s| self.route_one(s, None, key_hints, ctx, None)), &self.map)
             }
         }
     }
@@ -234,14 +251,38 @@ impl Router {
         }
     }
 
-    fn route_one(&self, sql: &str, params: Option<&Params<'_>>, keys: &[(&str, &str)], ctx: &Context<'_>) -> Route {
+    /// Routes one statement. `remember`: the whole query string `sql` stands in and the
+    /// client's shapes, to remember its shape if it is normalised.
+    fn route_one(
+        &self,
+        sql: &str,
+        params: Option<&Params<'_>>,
+        keys: &[(&str, &str)],
+        ctx: &Context<'_>,
+        remember: Option<(&str, &std::cell::RefCell<shape::Shapes>)>,
+    ) -> Route {
         if params.is_none() {
             // The normalised text only looks up the plan; one buffer per thread holds it, taken
             // out for the call (so a nested route cannot find it borrowed) and put back.
             let mut text = NORMALISED.with(std::cell::Cell::take);
-            let routed = normalise::normalise(sql, &mut text).and_then(|literals| {
+            let mut spans = normalise::Spans::new();
+            let routed = normalise::normalise_with_spans(sql, &mut text, &mut spans).and_then(|literals| {
                 let plan = self.plan_for(&text);
-                is_normalisable(&plan).then(|| self.decide(&plan, Values::Literals(&literals), keys, ctx))
+                if !is_normalisable(&plan) {
+                    return None;
+                }
+                if let Some((whole, shapes)) = remember {
+                    // `sql` is a slice of `whole` (trimmed of space and `;`): shift the spans.
+                    let offset = (sql.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+                    for s in &mut spans {
+                        s.start += offset;
+                        s.end += offset;
+                    }
+                    if let Ok(mut shapes) = shapes.try_borrow_mut() {
+                        shapes.remember(self.id, whole, &spans, &plan);
+                    }
+                }
+                Some(self.decide(&plan, Values::Literals(&literals), keys, ctx))
             });
             if text.capacity() > MAX_KEPT_NORMALISED {
                 // One huge statement must not pin its buffer for the thread's life.
@@ -539,7 +580,7 @@ impl Router {
 
 #[cfg(test)]
 fn ctx_for_test() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups, explain: true }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None }
 }
 
 fn shard_name(map: &ShardMap, s: ShardIdx) -> String {

@@ -38,7 +38,31 @@ fn is_dml(sql: &str) -> bool {
 /// no literal to replace, or something the scan does not handle (a `$n` parameter, `U&'…'`,
 /// string continuation across lines); `out` then holds nothing useful.
 pub fn normalise<'a>(sql: &'a str, out: &mut String) -> Option<Literals<'a>> {
+    normalise_with_spans(sql, out, &mut Spans::new())
+}
+
+/// Where a literal stood in the statement and of which kind: what a [`super::shape`] needs
+/// to recognise the next statement of the same shape without normalising it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub kind: LiteralKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiteralKind {
+    Number,
+    String,
+}
+
+/// The spans of a statement's literals, inline like [`Literals`].
+pub type Spans = smallvec::SmallVec<[Span; 4]>;
+
+/// [`normalise`], also recording each literal's span in `spans` (cleared first).
+pub fn normalise_with_spans<'a>(sql: &'a str, out: &mut String, spans: &mut Spans) -> Option<Literals<'a>> {
     out.clear();
+    spans.clear();
     if !is_dml(sql) {
         return None;
     }
@@ -65,20 +89,13 @@ pub fn normalise<'a>(sql: &'a str, out: &mut String) -> Option<Literals<'a>> {
                 copied = i;
             }
             b'\'' => {
-                let end = skip_quoted(b, i + 1, b'\'', false);
                 if prev == Prev::Word {
-                    i = end;
+                    i = skip_quoted(b, i + 1, b'\'', false);
                 } else {
-                    let body = sql.get(i + 1..end.saturating_sub(1))?;
-                    if continues_string(b, end) {
-                        return None;
-                    }
+                    let (end, value) = string_at(sql, i)?;
                     flush(out, copied, i);
-                    literals.push(if body.contains("''") {
-                        Cow::Owned(body.replace("''", "'"))
-                    } else {
-                        Cow::Borrowed(body)
-                    });
+                    literals.push(value);
+                    spans.push(Span { start: i, end, kind: LiteralKind::String });
                     push_placeholder(out, literals.len());
                     i = end;
                     copied = i;
@@ -97,9 +114,10 @@ pub fn normalise<'a>(sql: &'a str, out: &mut String) -> Option<Literals<'a>> {
                 prev = Prev::Value;
             }
             c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
-                let end = number_end(b, i);
+                let (end, value) = number_at(sql, i)?;
                 flush(out, copied, i);
-                literals.push(Cow::Borrowed(sql.get(i..end)?));
+                literals.push(value);
+                spans.push(Span { start: i, end, kind: LiteralKind::Number });
                 push_placeholder(out, literals.len());
                 i = end;
                 copied = i;
@@ -143,6 +161,53 @@ fn push_placeholder(out: &mut String, n: usize) {
             let _ = write!(out, "{n}");
         }
     }
+}
+
+/// The plain string literal whose opening quote is at `i`: the index after its closing quote
+/// and its value (`''` read as `'`). `None` when `i` holds no quote, when the string is not
+/// closed (normalising it would route by a value the server then rejects), or when a
+/// newline-separated string continues it. Shared with [`super::shape`], so a statement
+/// recognised by its shape yields exactly the literals normalising it would.
+pub(super) fn string_at(sql: &str, i: usize) -> Option<(usize, Cow<'_, str>)> {
+    let b = sql.as_bytes();
+    if b.get(i) != Some(&b'\'') {
+        return None;
+    }
+    let end = closing_quote(b, i + 1)?;
+    if continues_string(b, end) {
+        return None;
+    }
+    let body = sql.get(i + 1..end - 1)?;
+    Some((end, if body.contains("''") { Cow::Owned(body.replace("''", "'")) } else { Cow::Borrowed(body) }))
+}
+
+/// The index after the `'` that closes a plain string whose body starts at `i` (a doubled
+/// `''` stays inside), or `None` if the text ends first.
+fn closing_quote(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i += memchr::memchr(b'\'', b.get(i..)?)?;
+        if b.get(i + 1) == Some(&b'\'') {
+            i += 2;
+        } else {
+            return Some(i + 1);
+        }
+    }
+}
+
+/// The numeric literal starting at `i` (a digit, or `.` and a digit): the index after it and
+/// its text. Shared with [`super::shape`] like [`string_at`].
+pub(super) fn number_at(sql: &str, i: usize) -> Option<(usize, Cow<'_, str>)> {
+    let b = sql.as_bytes();
+    let starts = match b.get(i) {
+        Some(c) if c.is_ascii_digit() => true,
+        Some(b'.') => b.get(i + 1).is_some_and(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !starts {
+        return None;
+    }
+    let end = number_end(b, i);
+    Some((end, Cow::Borrowed(sql.get(i..end)?)))
 }
 
 /// `'a'` newline `'b'` is one string in SQL; leave such text alone.

@@ -85,7 +85,7 @@ pub fn all() -> Vec<ShardIdx> {
 }
 
 pub fn ctx() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups, explain: true }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None }
 }
 
 pub fn simple(r: &Router, sql: &str) -> Route {

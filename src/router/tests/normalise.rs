@@ -63,3 +63,59 @@ fn literal_variants_share_one_plan() {
     }
     assert_eq!(r.cache_len_for_test(), 1);
 }
+
+/// Other texts for the literals of `sql`: other numbers and strings (which a remembered shape
+/// reads), and texts that change the statement's shape (which it must not match).
+fn variants(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for to in
+        ["43", "7", "0", "99999999999999999999", "4.2e1", "'42'", "-42", "42 OR true", "$1", "42; DELETE FROM guests"]
+    {
+        out.push(sql.replacen("42", to, 1));
+    }
+    for to in
+        ["'it''s'", "''", "'shard-2'", "'us-northeast'", "'x' || 'y'", "3", "'a", "'/* shardgate: shard=shard-0 */'"]
+    {
+        out.push(sql.replacen("'marriott'", to, 1));
+        out.push(sql.replacen("'a%'", to, 1));
+    }
+    out.push(format!("{sql};"));
+    out.push(format!("  {sql}"));
+    out
+}
+
+#[test]
+fn a_remembered_shape_routes_every_variant_like_normalising_it() {
+    for sql in CORPUS {
+        let r = router();
+        let shapes = std::cell::RefCell::new(shape::Shapes::new());
+        let with_shapes = Context { shapes: Some(&shapes), ..ctx() };
+        assert_eq!(r.route(sql, None, &with_shapes), simple(&router(), sql), "{sql}");
+        for v in variants(sql) {
+            let expected = simple(&router(), &v);
+            assert_eq!(r.route(&v, None, &with_shapes), expected, "{v} (after {sql})");
+            assert_eq!(r.route(&v, None, &with_shapes), expected, "{v} again");
+        }
+    }
+}
+
+#[test]
+fn a_statement_of_a_remembered_shape_is_not_normalised_again() {
+    let r = router();
+    let shapes = std::cell::RefCell::new(shape::Shapes::new());
+    let with_shapes = Context { shapes: Some(&shapes), ..ctx() };
+    r.route("SELECT * FROM reservations WHERE tenant_id = 1", None, &with_shapes);
+    let (hits, misses) = r.cache_stats();
+    for n in 2..50 {
+        let route = r.route(&format!("SELECT * FROM reservations WHERE tenant_id = {n}"), None, &with_shapes);
+        assert_eq!(route.target, Target::Shard(tenant(n)));
+    }
+    // Every later statement was a hit without a lookup; the plan cache saw no new text.
+    assert_eq!(r.cache_stats(), (hits + 48, misses));
+    // A router built for a reloaded map does not use the old router's shapes.
+    let reloaded = router();
+    let (h0, m0) = reloaded.cache_stats();
+    let route = reloaded.route("SELECT * FROM reservations WHERE tenant_id = 9", None, &with_shapes);
+    assert_eq!(route.target, Target::Shard(tenant(9)));
+    assert_eq!(reloaded.cache_stats(), (h0, m0 + 1), "normalised and parsed afresh");
+}
