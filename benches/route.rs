@@ -46,7 +46,7 @@ const EXTENDED: &[(&str, usize)] = &[
 ];
 
 fn ctx() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups, explain: false }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: false, shapes: None }
 }
 
 fn bench(c: &mut Criterion) {
@@ -132,6 +132,21 @@ fn bench(c: &mut Criterion) {
                 format!("SELECT * FROM reservations WHERE tenant_id = {} AND id = {}", s % 5000, s)
             };
             black_box(r.route(&sql, None, &ctx))
+        })
+    });
+
+    // The same statements from a client that remembers their shapes, as clients do.
+    let shapes = std::cell::RefCell::new(shardgate::router::shape::Shapes::new());
+    let with_shapes = Context { shapes: Some(&shapes), ..self::ctx() };
+    g.bench_function("simple_varying_literals_remembered_shapes", |b| {
+        b.iter(|| {
+            s += 1;
+            let sql = if s.is_multiple_of(2) {
+                format!("SELECT abalance FROM pgbench_accounts WHERE aid = {};", 1 + s % 100_000)
+            } else {
+                format!("SELECT * FROM reservations WHERE tenant_id = {} AND id = {}", s % 5000, s)
+            };
+            black_box(r.route(&sql, None, &with_shapes))
         })
     });
     g.finish();
