@@ -566,7 +566,7 @@ impl Client {
         let decision = self.route_statement(sql, Some(&params), false).await?;
         if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.as_mut() {
             if let Some(p) = job.params.as_mut() {
-                p.results = values.results.clone();
+                p.results = values.results.to_vec();
             }
         }
         if matches!(decision, Decision::Proceed) && bind.statement.is_empty() {

@@ -493,7 +493,7 @@ fn combine(routes: impl Iterator<Item = Route>, map: &ShardMap) -> Route {
     let mut target = Target::Any;
     let mut lookups = Vec::new();
     // The statements' one key, if they all name the same one (`None` once two differ).
-    let mut tenant: Option<Option<Box<[KeyValue]>>> = None;
+    let mut tenant: Option<Option<values::Keys>> = None;
     let mut read_from: Option<ReadFrom> = None;
     for r in routes {
         write |= r.write;

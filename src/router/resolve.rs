@@ -4,7 +4,7 @@
 //! shard, except for reads (several shards) and multi-row INSERTs (split per shard).
 
 use super::plan::{Instance, KeyUpdate, Resolved, StatementKind, TablePlan, Val};
-use super::values::Values;
+use super::values::{Keys, Values};
 use super::{Lookups, RouteError, Target};
 use crate::shardmap::{FunctionIdx, KeyValue, Placement, ShardIdx, ShardMap, ShardingFunction};
 
@@ -12,13 +12,17 @@ use crate::shardmap::{FunctionIdx, KeyValue, Placement, ShardIdx, ShardMap, Shar
 const MAX_KEYS: usize = 1024;
 
 /// One part of the statement that must run where its rows are.
+/// Shards a part of a statement may touch: inline for the few a keyed statement names, since
+/// a heap vector here was one of the three allocations left per routed point select.
+type ShardSet = smallvec::SmallVec<[ShardIdx; 4]>;
+
 struct Part<'t> {
     /// Borrowed from the plan: building a route allocates as little as it can.
     table: &'t str,
     /// The part holds the table the statement writes.
     written: bool,
     /// `None` = no key: all shards. `Some(empty)` = no row can match.
-    shards: Option<Vec<ShardIdx>>,
+    shards: Option<ShardSet>,
     why: String,
 }
 
@@ -51,7 +55,7 @@ pub struct Eval<'a> {
 pub enum OneKey {
     #[default]
     None,
-    One(Box<[KeyValue]>),
+    One(Keys),
     Several,
 }
 
@@ -65,16 +69,16 @@ impl OneKey {
     }
 
     /// `saw` for a key the caller is done with: the first key is kept without a copy.
-    fn saw_owned(&mut self, key: Vec<KeyValue>) {
+    fn saw_owned(&mut self, key: Keys) {
         *self = match std::mem::take(self) {
-            Self::None => Self::One(key.into_boxed_slice()),
+            Self::None => Self::One(key),
             Self::One(k) if *k == *key => Self::One(k),
             _ => Self::Several,
         };
     }
 
     /// The one key, if there was exactly one.
-    pub fn take(&mut self) -> Option<Box<[KeyValue]>> {
+    pub fn take(&mut self) -> Option<Keys> {
         match std::mem::take(self) {
             Self::One(k) => Some(k),
             _ => None,
@@ -126,14 +130,14 @@ impl<'a> Eval<'a> {
         alts: &[Vec<Vec<Val>>],
         strict: bool,
         why: &mut String,
-    ) -> Result<Option<Vec<ShardIdx>>, RouteError> {
+    ) -> Result<Option<ShardSet>, RouteError> {
         let f = self.function(function)?;
-        let mut shards = Vec::with_capacity(alts.len());
+        let mut shards = ShardSet::with_capacity(alts.len());
         for alt in alts {
             // Inline for keys of up to two columns: no allocation per routed statement.
-            let mut per_col: smallvec::SmallVec<[Vec<KeyValue>; 2]> = smallvec::SmallVec::with_capacity(alt.len());
+            let mut per_col: smallvec::SmallVec<[Keys; 2]> = smallvec::SmallVec::with_capacity(alt.len());
             for ((vals, ty), col) in alt.iter().zip(&f.key_types).zip(columns) {
-                let mut keys = Vec::new();
+                let mut keys = Keys::new();
                 for v in vals {
                     match self.values.keys(v, *ty) {
                         Ok(Some(k)) if keys.is_empty() => keys = k,
@@ -149,11 +153,11 @@ impl<'a> Eval<'a> {
                 }
                 per_col.push(keys);
             }
-            let total = per_col.iter().map(Vec::len).try_fold(1usize, usize::checked_mul);
+            let total = per_col.iter().map(|k| k.len()).try_fold(1usize, usize::checked_mul);
             if total.is_none_or(|t| t > MAX_KEYS) {
                 return Ok(None);
             }
-            if per_col.iter().any(Vec::is_empty) {
+            if per_col.iter().any(|k| k.is_empty()) {
                 continue; // NULL or empty array: this alternative matches nothing
             }
             if per_col.iter().all(|v| v.len() == 1) {
@@ -162,7 +166,7 @@ impl<'a> Eval<'a> {
                 let key = if per_col.len() == 1 {
                     per_col.pop().unwrap_or_default()
                 } else {
-                    let mut key = Vec::with_capacity(per_col.len());
+                    let mut key = Keys::with_capacity(per_col.len());
                     for mut v in per_col {
                         key.extend(v.pop());
                     }
@@ -173,8 +177,7 @@ impl<'a> Eval<'a> {
             }
             let mut idx = vec![0usize; per_col.len()];
             loop {
-                let key: Vec<KeyValue> =
-                    per_col.iter().zip(&idx).filter_map(|(vals, &i)| vals.get(i).cloned()).collect();
+                let key: Keys = per_col.iter().zip(&idx).filter_map(|(vals, &i)| vals.get(i).cloned()).collect();
                 self.place_one(function, f, table, columns, key, strict, &mut shards, why)?;
                 if !advance(&mut idx, per_col.as_slice()) {
                     break;
@@ -193,9 +196,9 @@ impl<'a> Eval<'a> {
         f: &ShardingFunction,
         table: &str,
         columns: &[String],
-        key: Vec<KeyValue>,
+        key: Keys,
         strict: bool,
-        shards: &mut Vec<ShardIdx>,
+        shards: &mut ShardSet,
         why: &mut String,
     ) -> Result<(), RouteError> {
         let shard = match f.place(&key) {
@@ -212,7 +215,7 @@ impl<'a> Eval<'a> {
                 })?,
                 None => {
                     self.tenant.saw(&key);
-                    self.pending.push((function, key));
+                    self.pending.push((function, key.to_vec()));
                     return Ok(());
                 }
             },
@@ -255,7 +258,7 @@ impl<'a> Eval<'a> {
                 format!("add a rule for table {} to the shard map", u.display),
             ));
         }
-        let mut parts: Vec<Part<'_>> = Vec::with_capacity(t.groups.len() + 1);
+        let mut parts: smallvec::SmallVec<[Part<'_>; 2]> = smallvec::SmallVec::new();
         let mut split: Option<Vec<(usize, ShardIdx)>> = None;
         if let Some(ins) = &t.insert {
             let inst = instance(t, ins.instance)?;
@@ -286,7 +289,7 @@ impl<'a> Eval<'a> {
                     why = one;
                 }
             }
-            let mut shards: Vec<ShardIdx> = rows.iter().map(|&(_, s)| s).collect();
+            let mut shards: ShardSet = rows.iter().map(|&(_, s)| s).collect();
             shards.sort_unstable();
             shards.dedup();
             if shards.len() > 1 {
@@ -305,7 +308,7 @@ impl<'a> Eval<'a> {
                 parts.push(Part {
                     table: &inst.display,
                     written: inst.written,
-                    shards: Some(vec![s]),
+                    shards: Some(smallvec::smallvec![s]),
                     why: format!("{} is pinned", inst.display),
                 });
             }
@@ -390,7 +393,7 @@ impl<'a> Eval<'a> {
         let Some(tuple) = tuple else { return Err(moved()) };
         let mut why = String::new();
         match self.place(*function, &inst.display, columns, &[tuple], true, &mut why)? {
-            Some(s) if s == [shard] => Ok(()),
+            Some(s) if s.as_slice() == [shard] => Ok(()),
             Some(s) if s.is_empty() && !self.pending.is_empty() => Ok(()),
             _ => Err(moved()),
         }
@@ -448,7 +451,7 @@ impl<'a> Eval<'a> {
         kind: StatementKind,
         write: bool,
         t: &TablePlan,
-        parts: Vec<Part<'_>>,
+        parts: smallvec::SmallVec<[Part<'_>; 2]>,
     ) -> Result<(Target, String), RouteError> {
         let key_cols = |table: &str| key_columns(t, table);
         let no_key_hint = |table: &str| {
@@ -462,7 +465,7 @@ impl<'a> Eval<'a> {
                 Some(s) if s.len() == 1 => {
                     Ok((s.first().map_or(Target::Any, |&s| Target::Shard(s)), self.reason(p, s)))
                 }
-                Some(s) if !write => Ok((Target::Shards(s.clone()), self.reason(p, s))),
+                Some(s) if !write => Ok((Target::Shards(s.to_vec()), self.reason(p, s))),
                 Some(s) => Err(refuse(
                     format!("{} on {} would touch shards {}", kind.as_str(), p.table, self.names(s)),
                     "write one shard's rows per statement",
@@ -562,7 +565,7 @@ pub fn rows_by_shard(rows: &[(usize, ShardIdx)]) -> Vec<(ShardIdx, Vec<usize>)> 
 }
 
 /// Next combination of one value per column (an odometer); `false` after the last.
-fn advance(idx: &mut [usize], per_col: &[Vec<KeyValue>]) -> bool {
+fn advance(idx: &mut [usize], per_col: &[Keys]) -> bool {
     for (i, vals) in idx.iter_mut().zip(per_col).rev() {
         *i += 1;
         if *i < vals.len() {

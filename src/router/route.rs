@@ -14,7 +14,7 @@ pub struct Route {
     pub reason: String,
     /// The one shard key the statement is routed by (e.g. tenant_id 42, or a brand and
     /// region), for per-tenant limits. `None` without a key, or with several.
-    pub tenant: Option<Box<[KeyValue]>>,
+    pub tenant: Option<super::values::Keys>,
     /// The map's `table_read_from` for the tables read (the strictest of them), if any.
     pub read_from: Option<ReadFrom>,
 }

@@ -10,6 +10,11 @@ use super::plan::{Src, Val};
 use super::Params;
 use crate::shardmap::{KeyError, KeyType, KeyValue};
 
+/// The canonical keys one value stands for: inline for the one value of the common case, so
+/// routing a point statement allocates nothing for its key (the key then travels in
+/// [`super::Route::tenant`] as it is).
+pub type Keys = smallvec::SmallVec<[KeyValue; 1]>;
+
 /// Where `Src::Param(i)` values come from.
 #[derive(Clone, Copy)]
 pub enum Values<'a> {
@@ -58,23 +63,23 @@ impl<'a> Values<'a> {
 
     /// The canonical keys `val` stands for: one value, several (an array), none (NULL, which
     /// equals nothing). `Ok(None)`: the value is not known here (a `$n` without Bind values).
-    pub fn keys(&self, val: &'a Val, ty: KeyType) -> Result<Option<Vec<KeyValue>>, KeyError> {
+    pub fn keys(&self, val: &'a Val, ty: KeyType) -> Result<Option<Keys>, KeyError> {
         match val {
-            Val::Null => Ok(Some(Vec::new())),
+            Val::Null => Ok(Some(Keys::new())),
             Val::One { src, negate } => {
                 let Some(raw) = self.src(src) else { return Ok(None) };
                 let v = match raw {
-                    Raw::Null => return Ok(Some(Vec::new())),
+                    Raw::Null => return Ok(Some(Keys::new())),
                     Raw::Text(t) => KeyValue::from_text(ty, t)?,
                     Raw::Binary(b) => KeyValue::from_binary(ty, b)?,
                 };
-                Ok(Some(vec![if *negate { negated(v, ty)? } else { v }]))
+                Ok(Some(smallvec::smallvec![if *negate { negated(v, ty)? } else { v }]))
             }
             Val::Array(src) => match self.src(src) {
                 None => Ok(None),
-                Some(Raw::Null) => Ok(Some(Vec::new())),
-                Some(Raw::Text(t)) => text_array(t, ty).map(Some),
-                Some(Raw::Binary(b)) => binary_array(b, ty).map(Some),
+                Some(Raw::Null) => Ok(Some(Keys::new())),
+                Some(Raw::Text(t)) => text_array(t, ty).map(|v| Some(Keys::from_vec(v))),
+                Some(Raw::Binary(b)) => binary_array(b, ty).map(|v| Some(Keys::from_vec(v))),
             },
         }
     }

@@ -2,6 +2,7 @@
 //! the formats and values after them are forwarded as one untouched slice.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use crate::protocol::cursor::Cursor;
 use crate::protocol::ProtocolError;
@@ -43,30 +44,31 @@ impl Bind {
 }
 
 /// The parameter formats and values of a Bind, borrowed from its body; read only when a
-/// statement must be routed by its parameters.
+/// statement must be routed by its parameters. Inline up to four of each: read for every
+/// routed Bind, and two heap allocations per Bind were ~200 instructions of the routed path.
 #[derive(Debug, Default)]
 pub struct BindValues<'a> {
-    pub formats: Vec<i16>,
-    pub values: Vec<Option<&'a [u8]>>,
+    pub formats: SmallVec<[i16; 4]>,
+    pub values: SmallVec<[Option<&'a [u8]>; 4]>,
     /// Result column format codes: none = all text, one = for every column, else per column.
-    pub results: Vec<i16>,
+    pub results: SmallVec<[i16; 4]>,
 }
 
 impl Bind {
     pub fn values(&self) -> Result<BindValues<'_>, ProtocolError> {
         let mut c = Cursor::new(&self.rest, "Bind");
         let nformats = c.i16()?.max(0) as usize;
-        let mut formats = Vec::with_capacity(nformats);
+        let mut formats = SmallVec::with_capacity(nformats);
         for _ in 0..nformats {
             formats.push(c.i16()?);
         }
         let nvalues = c.i16()?.max(0) as usize;
-        let mut values = Vec::with_capacity(nvalues);
+        let mut values = SmallVec::with_capacity(nvalues);
         for _ in 0..nvalues {
             values.push(c.value()?);
         }
         let nresults = c.i16()?.max(0) as usize;
-        let mut results = Vec::with_capacity(nresults);
+        let mut results = SmallVec::with_capacity(nresults);
         for _ in 0..nresults {
             results.push(c.i16()?);
         }
