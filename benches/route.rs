@@ -122,33 +122,23 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut s = 0u64;
-    g.bench_function("simple_varying_literals", |b| {
-        b.iter(|| {
-            s += 1;
-            let sql = if s.is_multiple_of(2) {
-                format!("SELECT abalance FROM pgbench_accounts WHERE aid = {};", 1 + s % 100_000)
-            } else {
-                format!("SELECT * FROM reservations WHERE tenant_id = {} AND id = {}", s % 5000, s)
-            };
-            black_box(r.route(&sql, None, &ctx))
-        })
-    });
-
-    // The same statements from a client that remembers their shapes, as clients do.
+    // Statements whose literals vary, from a client without and with remembered shapes.
     let shapes = std::cell::RefCell::new(shardgate::router::shape::Shapes::new());
     let with_shapes = Context { shapes: Some(&shapes), ..self::ctx() };
-    g.bench_function("simple_varying_literals_remembered_shapes", |b| {
-        b.iter(|| {
-            s += 1;
-            let sql = if s.is_multiple_of(2) {
-                format!("SELECT abalance FROM pgbench_accounts WHERE aid = {};", 1 + s % 100_000)
-            } else {
-                format!("SELECT * FROM reservations WHERE tenant_id = {} AND id = {}", s % 5000, s)
-            };
-            black_box(r.route(&sql, None, &with_shapes))
-        })
-    });
+    let mut s = 0u64;
+    for (name, c) in [("simple_varying_literals", &ctx), ("simple_varying_literals_remembered_shapes", &with_shapes)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                s += 1;
+                let sql = if s.is_multiple_of(2) {
+                    format!("SELECT abalance FROM pgbench_accounts WHERE aid = {};", 1 + s % 100_000)
+                } else {
+                    format!("SELECT * FROM reservations WHERE tenant_id = {} AND id = {}", s % 5000, s)
+                };
+                black_box(r.route(&sql, None, c))
+            })
+        });
+    }
     g.finish();
 }
 
