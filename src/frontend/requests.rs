@@ -14,9 +14,11 @@ use super::prepared::PreparedStatement;
 use super::routing::{Decision, PortalAnswer};
 use crate::config::PoolMode;
 use crate::error::{write_error, ClientError};
+use crate::protocol::messages::bind::{Bind, BindNames};
 use crate::protocol::messages::describe::{Target, TargetName};
+use crate::protocol::messages::parse::{Parse, ParseView};
 use crate::protocol::messages::ready_for_query::TxStatus;
-use crate::protocol::messages::{bind::Bind, close, describe, parse::Parse, query::Query, tag};
+use crate::protocol::messages::{close, describe, query::Query, tag};
 use crate::protocol::{build, split_frame, Frame, ProtocolError};
 use crate::router::lexer::statements;
 use crate::router::session_command::{classify, may_affect_session, may_affect_session_single, SessionCommand};
@@ -282,9 +284,11 @@ impl Client {
     }
 
     async fn on_parse(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let parse = Parse::parse(&frame.body())?;
-        let effect = if may_affect_session_single(&parse.sql) {
-            let sql = std::str::from_utf8(&parse.sql).unwrap_or_default();
+        // Read in place; the owned `Parse` is built only where the statement is kept.
+        let view = ParseView::read(frame.body_slice())?;
+        let unnamed = view.name.is_empty();
+        let effect = if may_affect_session_single(view.sql) {
+            let sql = std::str::from_utf8(view.sql).unwrap_or_default();
             statements(sql).next().map(classify).filter(|c| !matches!(c, SessionCommand::Other))
         } else {
             None
@@ -292,25 +296,27 @@ impl Client {
         if self.mode == PoolMode::Transaction && matches!(effect, Some(SessionCommand::Listen)) {
             return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false).await;
         }
-        if parse.name.is_empty() && self.routing.routes() {
+        if unnamed && self.routing.routes() {
             // Sent with the Bind that shows its shard (or a Describe that needs a server).
+            let parse = Parse::parse(&frame.body())?;
             self.unnamed_statement_effect = effect.clone();
             self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect)));
             self.unnamed_on_server = false;
             self.synthetic(bytes::Bytes::from_static(build::PARSE_COMPLETE));
             return Ok(());
         }
-        if parse.name.is_empty() || self.mode == PoolMode::Session {
+        if unnamed || self.mode == PoolMode::Session {
             if let Err(e) = self.ensure_server().await {
                 return self.refuse(e, false).await;
             }
-            if parse.name.is_empty() {
+            if unnamed {
                 self.unnamed_statement_effect = effect;
             }
             self.send(&frame.bytes);
             self.await_reply(Expect::Parse { server_name: None, client_name: None, forward: true });
             return Ok(());
         }
+        let parse = Parse::parse(&frame.body())?;
         if self.prepared.contains(&parse.name) {
             let name = String::from_utf8_lossy(&parse.name).into_owned();
             return self.refuse(FrontendError::PreparedExists(name), false).await;
@@ -370,41 +376,48 @@ impl Client {
         Ok(Some(stmt))
     }
 
-    fn renames(&self, name: &Bytes) -> bool {
+    fn renames(&self, name: &[u8]) -> bool {
         self.mode == PoolMode::Transaction && !name.is_empty()
     }
 
     async fn on_bind(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let bind = Bind::parse(&frame.body())?;
-        if self.routing.routes() {
-            match self.route_bind(&bind).await? {
+        // Read in place; the owned `Bind` is built only to route or rename it.
+        let names = BindNames::read(frame.body_slice())?;
+        let (unnamed_portal, unnamed_statement) = (names.portal.is_empty(), names.statement.is_empty());
+        let renames = self.renames(names.statement);
+        let bind = if self.routing.routes() || renames { Some(Bind::parse(&frame.body())?) } else { None };
+        if let Some(bind) = bind.as_ref().filter(|_| self.routing.routes()) {
+            match self.route_bind(bind).await? {
                 Decision::Handled => return Ok(()),
                 Decision::Proceed => {}
             }
         }
-        let effect = if self.renames(&bind.statement) {
-            let stmt = match self.resolve_statement(&bind.statement).await {
-                Ok(s) => s,
-                Err(e) => return self.refuse(e, false).await,
-            };
-            let mut out = BytesMut::new();
-            if let Some(stmt) = &stmt {
-                bind.write_renamed(&stmt.server_name, &mut out);
+        let effect = match bind.filter(|_| renames) {
+            Some(bind) => {
+                let stmt = match self.resolve_statement(&bind.statement).await {
+                    Ok(s) => s,
+                    Err(e) => return self.refuse(e, false).await,
+                };
+                let mut out = BytesMut::new();
+                if let Some(stmt) = &stmt {
+                    bind.write_renamed(&stmt.server_name, &mut out);
+                }
+                self.send(&out);
+                stmt.and_then(|s| s.effect.clone())
             }
-            self.send(&out);
-            stmt.and_then(|s| s.effect.clone())
-        } else {
-            if let Err(e) = self.ensure_server().await {
-                return self.refuse(e, false).await;
-            }
-            self.send(&frame.bytes);
-            if bind.statement.is_empty() {
-                self.unnamed_statement_effect.clone()
-            } else {
-                None
+            None => {
+                if let Err(e) = self.ensure_server().await {
+                    return self.refuse(e, false).await;
+                }
+                self.send(&frame.bytes);
+                if unnamed_statement {
+                    self.unnamed_statement_effect.clone()
+                } else {
+                    None
+                }
             }
         };
-        if bind.portal.is_empty() {
+        if unnamed_portal {
             self.unnamed_portal_effect = effect;
         }
         self.await_reply(Expect::Bind);
@@ -449,7 +462,7 @@ impl Client {
     }
 
     async fn on_execute(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let portal_is_unnamed = frame.body().first() == Some(&0);
+        let portal_is_unnamed = frame.body_slice().first() == Some(&0);
         if portal_is_unnamed {
             match self.portal_answer.take() {
                 Some(PortalAnswer::TxControl(ctl)) => {
@@ -465,8 +478,11 @@ impl Client {
                     return Ok(());
                 }
                 Some(PortalAnswer::Scatter(job)) => {
-                    let max_rows =
-                        frame.body().get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, i32::from_be_bytes);
+                    let max_rows = frame
+                        .body_slice()
+                        .get(1..5)
+                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                        .map_or(0, i32::from_be_bytes);
                     if max_rows != 0 {
                         let e = crate::scatter::ScatterError::unsupported(
                             "fetching a cross-shard read in batches (Execute with a row limit)",

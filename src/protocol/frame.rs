@@ -18,6 +18,12 @@ impl Frame {
     pub fn body(&self) -> Bytes {
         self.bytes.slice(5.min(self.bytes.len())..)
     }
+
+    /// The body, borrowed: for reading a message without taking a reference to its buffer
+    /// (each `Bytes` view costs an atomic increment and decrement).
+    pub fn body_slice(&self) -> &[u8] {
+        self.bytes.get(5..).unwrap_or_default()
+    }
 }
 
 /// Reads the header of the message at the front of `buf`: `(tag, total length incl. tag)`.

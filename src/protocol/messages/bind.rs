@@ -15,17 +15,34 @@ pub struct Bind {
     pub rest: Bytes,
 }
 
-impl Bind {
-    pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
+/// A Bind's names read in place, the rest checked: what the pooler's path needs to forward
+/// a Bind as it came, without taking references to the client's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct BindNames<'a> {
+    pub portal: &'a [u8],
+    pub statement: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> BindNames<'a> {
+    /// Reads and checks a Bind body exactly as [`Bind::parse`] does.
+    pub fn read(body: &'a [u8]) -> Result<Self, ProtocolError> {
         let mut c = Cursor::new(body, "Bind");
         let portal = c.cstr()?;
         let statement = c.cstr()?;
         let rest = c.remaining();
         validate_rest(rest)?;
+        Ok(Self { portal, statement, rest })
+    }
+}
+
+impl Bind {
+    pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
+        let v = BindNames::read(body)?;
         Ok(Self {
-            portal: Cursor::share(body, portal),
-            statement: Cursor::share(body, statement),
-            rest: Cursor::share(body, rest),
+            portal: Cursor::share(body, v.portal),
+            statement: Cursor::share(body, v.statement),
+            rest: Cursor::share(body, v.rest),
         })
     }
 

@@ -14,10 +14,18 @@ pub struct Parse {
     pub param_types: Bytes,
 }
 
-impl Parse {
-    // Every message view is built by `parse`; the message is also called Parse.
-    #[allow(clippy::self_named_constructors)]
-    pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
+/// A Parse read in place: the pooler's path forwards the message as it came and needs only
+/// its statement name and SQL, so it takes no references to the client's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseView<'a> {
+    pub name: &'a [u8],
+    pub sql: &'a [u8],
+    pub param_types: &'a [u8],
+}
+
+impl<'a> ParseView<'a> {
+    /// Reads and checks a Parse body exactly as [`Parse::parse`] does.
+    pub fn read(body: &'a [u8]) -> Result<Self, ProtocolError> {
         let mut c = Cursor::new(body, "Parse");
         let name = c.cstr()?;
         let sql = c.cstr()?;
@@ -31,10 +39,19 @@ impl Parse {
         if !t.is_empty() {
             return Err(ProtocolError::malformed("Parse", "trailing bytes"));
         }
+        Ok(Self { name, sql, param_types: rest })
+    }
+}
+
+impl Parse {
+    // Every message view is built by `parse`; the message is also called Parse.
+    #[allow(clippy::self_named_constructors)]
+    pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
+        let v = ParseView::read(body)?;
         Ok(Self {
-            name: Cursor::share(body, name),
-            sql: Cursor::share(body, sql),
-            param_types: Cursor::share(body, rest),
+            name: Cursor::share(body, v.name),
+            sql: Cursor::share(body, v.sql),
+            param_types: Cursor::share(body, v.param_types),
         })
     }
 
