@@ -11,11 +11,11 @@ use crate::shardmap::{FunctionIdx, KeyValue, Placement, ShardIdx, ShardMap, Shar
 /// Past this many keys for one table, the table counts as unconstrained (all shards).
 const MAX_KEYS: usize = 1024;
 
-/// One part of the statement that must run where its rows are.
 /// Shards a part of a statement may touch: inline for the few a keyed statement names, since
 /// a heap vector here was one of the three allocations left per routed point select.
 type ShardSet = smallvec::SmallVec<[ShardIdx; 4]>;
 
+/// One part of the statement that must run where its rows are.
 struct Part<'t> {
     /// Borrowed from the plan: building a route allocates as little as it can.
     table: &'t str,
