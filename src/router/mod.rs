@@ -330,6 +330,19 @@ impl Router {
                 refuse(RouteError::Unparsable { message: message.clone(), hint: UNPARSABLE_HINT.into() })
             }
             Body::Tables(t) => {
+                // The common point statement skips the general evaluation; `explain` wants the
+                // general path's reason text.
+                if let Some(point) = resolve::Point::of(plan.kind, t).filter(|_| !ctx.explain) {
+                    if let Some((shard, key)) = point.place(&self.map, &values) {
+                        return Route {
+                            target: Target::Shard(shard),
+                            write,
+                            reason: String::new(),
+                            tenant: Some(key),
+                            read_from: self.tables_read_from(t),
+                        };
+                    }
+                }
                 let mut eval = Eval {
                     map: &self.map,
                     values,

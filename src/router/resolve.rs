@@ -86,6 +86,53 @@ impl OneKey {
     }
 }
 
+/// The shape of most routed statements: one sharded table, constrained by one value per key
+/// column (`… WHERE tenant_id = $1`), no INSERT rows, no key update. Read off the plan on
+/// every route (a few comparisons) rather than stored in it, so the plan's type stays as it is.
+pub struct Point<'p> {
+    pub function: FunctionIdx,
+    /// Per key column, its one value.
+    pub values: &'p [Vec<Val>],
+}
+
+impl<'p> Point<'p> {
+    /// `Some` when `t` is a point statement (see [`Point`]) of a kind other than INSERT (an
+    /// `INSERT … SELECT` has no rows of its own and is refused or routed by the full path).
+    pub fn of(kind: StatementKind, t: &'p TablePlan) -> Option<Self> {
+        if kind == StatementKind::Insert || t.insert.is_some() || t.key_update.is_some() {
+            return None;
+        }
+        let ([inst], [group]) = (t.instances.as_slice(), t.groups.as_slice()) else { return None };
+        let Resolved::Sharded { function, columns } = &inst.resolved else { return None };
+        let [alt] = inst.keys.as_slice() else { return None };
+        let one_each = alt.len() == columns.len()
+            && alt.iter().all(|vals| matches!(vals.as_slice(), [Val::One { .. }]));
+        (group.members.as_slice() == [0] && inst.constrained && one_each)
+            .then_some(Self { function: *function, values: alt })
+    }
+
+    /// The shard and key when every value is known and the function places the key on a
+    /// shard. `None` — a value is a `$n` without Bind values, NULL, malformed, or the key
+    /// needs the directory or is on no shard — leaves the statement to the full evaluation,
+    /// which then reports or resolves exactly that case.
+    pub fn place(&self, map: &ShardMap, values: &Values<'_>) -> Option<(ShardIdx, Keys)> {
+        let f = map.function(self.function)?;
+        let mut key = Keys::new();
+        for (vals, ty) in self.values.iter().zip(&f.key_types) {
+            let [v] = vals.as_slice() else { return None };
+            let k = values.keys(v, *ty).ok()??;
+            if k.len() != 1 {
+                return None; // NULL: no row matches, which the full path reports
+            }
+            key.extend(k);
+        }
+        match f.place(&key) {
+            Placement::Shard(s) => Some((s, key)),
+            Placement::Lookup | Placement::NoShard { .. } => None,
+        }
+    }
+}
+
 fn refuse(message: impl Into<String>, hint: impl Into<String>) -> RouteError {
     RouteError::unsupported(message, hint)
 }

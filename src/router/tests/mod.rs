@@ -5,6 +5,7 @@
 mod hints;
 mod normalise;
 mod params;
+mod point;
 mod reads;
 mod replicas;
 mod writes;

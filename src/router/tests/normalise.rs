@@ -5,7 +5,7 @@ use super::*;
 /// A corpus of simple-protocol statements with literals; each is routed through the
 /// normalised path (`route`) and through a full parse of the original text, on a fresh
 /// router so neither sees the other's cache.
-const CORPUS: &[&str] = &[
+pub(super) const CORPUS: &[&str] = &[
     "SELECT abalance FROM pgbench_accounts WHERE aid = 48213",
     "SELECT * FROM reservations WHERE tenant_id = 42",
     "SELECT * FROM reservations WHERE tenant_id = -42",
@@ -66,7 +66,7 @@ fn literal_variants_share_one_plan() {
 
 /// Other texts for the literals of `sql`: other numbers and strings (which a remembered shape
 /// reads), and texts that change the statement's shape (which it must not match).
-fn variants(sql: &str) -> Vec<String> {
+pub(super) fn variants(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
     for to in
         ["43", "7", "0", "99999999999999999999", "4.2e1", "'42'", "-42", "42 OR true", "$1", "42; DELETE FROM guests"]
