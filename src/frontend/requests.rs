@@ -298,9 +298,14 @@ impl Client {
         }
         if unnamed && self.routing.routes() {
             // Sent with the Bind that shows its shard (or a Describe that needs a server).
-            let parse = Parse::parse(&frame.body())?;
-            self.unnamed_statement_effect = effect.clone();
-            self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect)));
+            // Clients re-send the same unnamed statement for every execution (libpq's
+            // PQexecParams): an identical one is kept rather than rebuilt.
+            let same = self.unnamed.as_ref().is_some_and(|u| u.parse.is(&view));
+            if !same {
+                let parse = Parse::parse(&frame.body())?;
+                self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect.clone())));
+            }
+            self.unnamed_statement_effect = effect;
             self.unnamed_on_server = false;
             self.synthetic(bytes::Bytes::from_static(build::PARSE_COMPLETE));
             return Ok(());
@@ -365,13 +370,13 @@ impl Client {
     }
 
     /// The client's statement `name`, prepared on the current server if it is not there yet.
-    async fn resolve_statement(&mut self, name: &Bytes) -> Result<Option<Arc<PreparedStatement>>, FrontendError> {
+    async fn resolve_statement(&mut self, name: &[u8]) -> Result<Option<Arc<PreparedStatement>>, FrontendError> {
         let Some(stmt) = self.prepared.get(name).cloned() else {
             return Err(FrontendError::PreparedMissing(String::from_utf8_lossy(name).into_owned()));
         };
         self.ensure_server().await?;
         if !self.server_has(&stmt) {
-            self.prepare_on_server(&stmt, Some(name.clone()), false);
+            self.prepare_on_server(&stmt, Some(Bytes::copy_from_slice(name)), false);
         }
         Ok(Some(stmt))
     }
@@ -385,14 +390,14 @@ impl Client {
         let names = BindNames::read(frame.body_slice())?;
         let (unnamed_portal, unnamed_statement) = (names.portal.is_empty(), names.statement.is_empty());
         let renames = self.renames(names.statement);
-        let bind = if self.routing.routes() || renames { Some(Bind::parse(&frame.body())?) } else { None };
-        if let Some(bind) = bind.as_ref().filter(|_| self.routing.routes()) {
-            match self.route_bind(bind).await? {
+        if self.routing.routes() {
+            match self.route_bind(names).await? {
                 Decision::Handled => return Ok(()),
                 Decision::Proceed => {}
             }
         }
-        let effect = match bind.filter(|_| renames) {
+        let bind = if renames { Some(Bind::parse(&frame.body())?) } else { None };
+        let effect = match bind {
             Some(bind) => {
                 let stmt = match self.resolve_statement(&bind.statement).await {
                     Ok(s) => s,
@@ -425,7 +430,7 @@ impl Client {
     }
 
     async fn on_describe(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let d = describe::parse(&frame.body())?;
+        let d = describe::read(frame.body_slice())?;
         if d.target == Target::Portal && d.name.is_empty() {
             if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.clone() {
                 if let Err(e) = self.scatter_describe(&job).await {
@@ -441,8 +446,8 @@ impl Client {
             }
             self.send_unnamed_parse();
         }
-        if d.target == Target::Statement && self.renames(&d.name) {
-            let stmt = match self.resolve_statement(&d.name).await {
+        if d.target == Target::Statement && self.renames(d.name) {
+            let stmt = match self.resolve_statement(d.name).await {
                 Ok(s) => s,
                 Err(e) => return self.refuse(e, false).await,
             };
@@ -509,10 +514,10 @@ impl Client {
     }
 
     async fn on_close(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let c = close::parse(&frame.body())?;
-        if c.target == Target::Statement && self.renames(&c.name) {
+        let c = close::read(frame.body_slice())?;
+        if c.target == Target::Statement && self.renames(c.name) {
             // The server copy stays for other clients; the bounded set closes it eventually.
-            self.prepared.remove(&c.name);
+            self.prepared.remove(c.name);
             let mut b = BytesMut::new();
             build::close_complete(&mut b);
             self.synthetic(b.freeze());
@@ -557,10 +562,10 @@ impl Client {
     /// Sharded maps: routes a Bind by its statement's SQL and parameter values, and answers
     /// transaction control the proxy defers. Leaves the right server checked out, with the
     /// unnamed statement on it when the Bind names that.
-    async fn route_bind(&mut self, bind: &Bind) -> Result<Decision, FrontendError> {
+    async fn route_bind(&mut self, bind: BindNames<'_>) -> Result<Decision, FrontendError> {
         self.refresh_routing();
         let stmt =
-            if bind.statement.is_empty() { self.unnamed.clone() } else { self.prepared.get(&bind.statement).cloned() };
+            if bind.statement.is_empty() { self.unnamed.clone() } else { self.prepared.get(bind.statement).cloned() };
         let Some(stmt) = stmt else { return Ok(Decision::Proceed) };
         let sql = stmt.sql();
         match self.deferred_answer(sql) {

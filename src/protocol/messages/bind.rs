@@ -71,9 +71,9 @@ pub struct BindValues<'a> {
     pub results: SmallVec<[i16; 4]>,
 }
 
-impl Bind {
-    pub fn values(&self) -> Result<BindValues<'_>, ProtocolError> {
-        let mut c = Cursor::new(&self.rest, "Bind");
+impl<'a> BindNames<'a> {
+    pub fn values(&self) -> Result<BindValues<'a>, ProtocolError> {
+        let mut c = Cursor::new(self.rest, "Bind");
         let nformats = c.i16()?.max(0) as usize;
         let mut formats = SmallVec::with_capacity(nformats);
         for _ in 0..nformats {

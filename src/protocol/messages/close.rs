@@ -2,11 +2,16 @@
 
 use bytes::Bytes;
 
-use super::describe::TargetName;
+use super::describe::{TargetName, TargetView};
 use crate::protocol::ProtocolError;
 
 pub type Close = TargetName;
 
 pub fn parse(body: &Bytes) -> Result<Close, ProtocolError> {
     TargetName::parse(body, "Close")
+}
+
+/// A Close read in place.
+pub fn read(body: &[u8]) -> Result<TargetView<'_>, ProtocolError> {
+    TargetView::read(body, "Close")
 }

@@ -35,15 +35,31 @@ pub struct TargetName {
     pub name: Bytes,
 }
 
-impl TargetName {
-    pub fn parse(body: &Bytes, what: &'static str) -> Result<Self, ProtocolError> {
+/// A Describe or Close read in place: the client loop needs only the target and name, and
+/// forwards the message as it came.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetView<'a> {
+    pub target: Target,
+    pub name: &'a [u8],
+}
+
+impl<'a> TargetView<'a> {
+    /// Reads and checks a Describe or Close body exactly as [`TargetName::parse`] does.
+    pub fn read(body: &'a [u8], what: &'static str) -> Result<Self, ProtocolError> {
         let mut c = Cursor::new(body, what);
         let target = Target::from_byte(c.u8()?, what)?;
         let name = c.cstr()?;
         if !c.is_empty() {
             return Err(ProtocolError::malformed(what, "trailing bytes"));
         }
-        Ok(Self { target, name: Cursor::share(body, name) })
+        Ok(Self { target, name })
+    }
+}
+
+impl TargetName {
+    pub fn parse(body: &Bytes, what: &'static str) -> Result<Self, ProtocolError> {
+        let v = TargetView::read(body, what)?;
+        Ok(Self { target: v.target, name: Cursor::share(body, v.name) })
     }
 
     pub fn write(tag: u8, target: Target, name: &str, out: &mut BytesMut) {
@@ -59,4 +75,9 @@ pub type Describe = TargetName;
 
 pub fn parse(body: &Bytes) -> Result<Describe, ProtocolError> {
     TargetName::parse(body, "Describe")
+}
+
+/// A Describe read in place.
+pub fn read(body: &[u8]) -> Result<TargetView<'_>, ProtocolError> {
+    TargetView::read(body, "Describe")
 }

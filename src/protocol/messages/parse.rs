@@ -55,11 +55,17 @@ impl Parse {
         })
     }
 
-    /// The declared parameter type OIDs (0 = unspecified).
-    pub fn type_oids(&self) -> Vec<u32> {
+    /// The declared parameter type OIDs (0 = unspecified). Inline up to four: read for every
+    /// routed Bind.
+    pub fn type_oids(&self) -> smallvec::SmallVec<[u32; 4]> {
         let mut c = Cursor::new(&self.param_types, "Parse");
         let n = c.i16().unwrap_or(0).max(0) as usize;
         (0..n).map_while(|_| c.u32().ok()).collect()
+    }
+
+    /// Whether `view` is this same statement: name, text and parameter types.
+    pub fn is(&self, view: &ParseView<'_>) -> bool {
+        self.name[..] == *view.name && self.sql[..] == *view.sql && self.param_types[..] == *view.param_types
     }
 
     /// Writes this Parse under another statement name.
