@@ -320,3 +320,43 @@ async fn a_broken_map_on_reload_is_refused_and_the_old_map_keeps_serving() -> an
     assert_eq!(n, 1);
     Ok(())
 }
+
+/// Unnamed statements (libpq's PQexecParams, pgbench -M extended): each is routed by its own
+/// text and values, whether the client sends the same statement again (kept, not rebuilt, by
+/// the proxy) or a different one in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnamed_statements_route_by_their_own_text_whether_repeated_or_changed() -> anyhow::Result<()> {
+    use tokio_postgres::types::Type;
+    let (pg, _shards, proxy) = setup("unnamed").await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    let tenants: Vec<i64> = (1..=8).collect();
+    for t in &tenants {
+        c.batch_execute(&format!(
+            "INSERT INTO reservations (tenant_id, reservation_id, guest) VALUES ({t}, 1, 'g{t}')"
+        ))
+        .await?;
+    }
+    // A tenant on another shard than each one, for the statement keyed by its second parameter.
+    let mut shard_of = Vec::new();
+    for t in &tenants {
+        shard_of.push(Shards::expected_shard(&pg, *t).await?);
+    }
+    let elsewhere = |i: usize| tenants[(0..tenants.len()).find(|&j| shard_of[j] != shard_of[i]).unwrap()];
+    let by_first = "SELECT guest FROM reservations WHERE tenant_id = $1";
+    let by_second = "SELECT guest FROM reservations WHERE tenant_id = $2 AND $1::bigint IS NOT NULL";
+    for round in 0..3 {
+        for (i, t) in tenants.iter().enumerate() {
+            // The same text twice in a row, then the other text keyed by its second value.
+            for _ in 0..2 {
+                let r = c.query_typed(by_first, &[(t, Type::INT8)]).await?;
+                assert_eq!(r.len(), 1, "round {round}: tenant {t} by $1");
+                assert_eq!(r[0].get::<_, String>(0), format!("g{t}"));
+            }
+            let other = elsewhere(i);
+            let r = c.query_typed(by_second, &[(&other, Type::INT8), (t, Type::INT8)]).await?;
+            assert_eq!(r.len(), 1, "round {round}: tenant {t} by $2 (with {other} as $1)");
+            assert_eq!(r[0].get::<_, String>(0), format!("g{t}"));
+        }
+    }
+    Ok(())
+}

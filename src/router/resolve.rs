@@ -105,8 +105,8 @@ impl<'p> Point<'p> {
         let ([inst], [group]) = (t.instances.as_slice(), t.groups.as_slice()) else { return None };
         let Resolved::Sharded { function, columns } = &inst.resolved else { return None };
         let [alt] = inst.keys.as_slice() else { return None };
-        let one_each = alt.len() == columns.len()
-            && alt.iter().all(|vals| matches!(vals.as_slice(), [Val::One { .. }]));
+        let one_each =
+            alt.len() == columns.len() && alt.iter().all(|vals| matches!(vals.as_slice(), [Val::One { .. }]));
         (group.members.as_slice() == [0] && inst.constrained && one_each)
             .then_some(Self { function: *function, values: alt })
     }
