@@ -19,8 +19,8 @@ pub struct PreparedStatement {
     pub parse: Parse,
     /// What executing it does to session state (SET and friends), if anything.
     pub effect: Option<SessionCommand>,
-    /// A named statement's text, checked for UTF-8 once when it is prepared: every Bind of
-    /// it is routed by its text, and re-checking it per Bind cost ~200 instructions.
+    /// The statement's text, checked for UTF-8 once when it is prepared: every Bind of it is
+    /// routed by its text, and re-checking it per Bind cost ~200 instructions.
     text: Option<Box<str>>,
 }
 
@@ -41,18 +41,18 @@ impl PreparedStatement {
         Self { server_name: name.into(), parse, effect, text }
     }
 
-    /// The unnamed statement: never renamed, so no name is computed.
+    /// The unnamed statement: never renamed, so no name is computed. Its text is checked
+    /// once here: a client re-sending the same unnamed statement keeps this one (see
+    /// `on_parse`), and each of its Binds reads the text to route it.
     pub fn unnamed(parse: Parse, effect: Option<SessionCommand>) -> Self {
-        Self { server_name: Arc::clone(&UNNAMED), parse, effect, text: None }
+        let text = std::str::from_utf8(&parse.sql).ok().map(Box::from);
+        Self { server_name: Arc::clone(&UNNAMED), parse, effect, text }
     }
 
     /// The statement's text ("" if it is not UTF-8, which no statement the router can read
-    /// is). The unnamed statement, bound once, is checked here, at its one Bind.
+    /// is).
     pub fn sql(&self) -> &str {
-        match &self.text {
-            Some(t) => t,
-            None => std::str::from_utf8(&self.parse.sql).unwrap_or_default(),
-        }
+        self.text.as_deref().unwrap_or_default()
     }
 }
 

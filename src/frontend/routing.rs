@@ -129,6 +129,9 @@ impl TxControl {
         // Every statement comes through here: most are rejected on their first word, before
         // the scan for a second statement below.
         const FIRST: [&str; 6] = ["begin", "start", "commit", "end", "rollback", "abort"];
+        if !may_be_tx_control(sql) {
+            return None;
+        }
         let first = Words::new(sql).next()?;
         if !FIRST.iter().any(|k| first.eq_ignore_ascii_case(k)) {
             return None;
@@ -162,6 +165,20 @@ impl TxControl {
             Self::Commit => "COMMIT",
             Self::Rollback => "ROLLBACK",
         }
+    }
+}
+
+/// Whether the first word of `sql` may be one of [`TxControl::of`]'s: its first two letters
+/// are those of one of them, or a comment comes first (then the word reader decides). Saves
+/// the word reader (~100 instructions) on every routed SELECT, INSERT, UPDATE and DELETE.
+fn may_be_tx_control(sql: &str) -> bool {
+    const PREFIXES: [[u8; 2]; 6] = [*b"be", *b"st", *b"co", *b"en", *b"ro", *b"ab"];
+    let b = sql.as_bytes();
+    let Some(at) = b.iter().position(|&c| !crate::router::lexer::is_space(c)) else { return false };
+    match (b.get(at), b.get(at + 1)) {
+        (Some(b'-' | b'/'), _) => true,
+        (Some(x), Some(y)) => PREFIXES.contains(&[x.to_ascii_lowercase(), y.to_ascii_lowercase()]),
+        _ => false,
     }
 }
 
@@ -522,4 +539,40 @@ pub(super) fn unquote(v: &str) -> String {
         .and_then(|s| s.strip_suffix('\''))
         .map(|s| s.replace("''", "'"))
         .unwrap_or_else(|| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TxControl;
+
+    #[test]
+    fn transaction_control_is_read_from_the_first_words_only() {
+        let cases: [(&str, Option<TxControl>); 22] = [
+            ("BEGIN", Some(TxControl::Begin)),
+            ("  begin isolation level serializable", Some(TxControl::Begin)),
+            ("\n\tStart Transaction", Some(TxControl::Begin)),
+            ("START", None),
+            ("/* shardgate: shard=shard-0 */ BEGIN", Some(TxControl::Begin)),
+            ("-- first\nCOMMIT", Some(TxControl::Commit)),
+            ("commit work", Some(TxControl::Commit)),
+            ("END", Some(TxControl::Commit)),
+            ("COMMIT AND CHAIN", None),
+            ("COMMIT PREPARED 'x'", None),
+            ("ROLLBACK", Some(TxControl::Rollback)),
+            ("abort transaction", Some(TxControl::Rollback)),
+            ("ROLLBACK TO SAVEPOINT a", None),
+            ("BEGIN; SELECT 1; COMMIT", None),
+            ("SELECT 1", None),
+            ("select balance from tenant_accounts where tenant_id = 1", None),
+            ("STATEMENT", None),
+            ("ENDX", None),
+            ("(SELECT 1)", None),
+            ("", None),
+            ("   ", None),
+            ("b", None),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(TxControl::of(sql), want, "{sql:?}");
+        }
+    }
 }

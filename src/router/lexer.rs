@@ -59,7 +59,7 @@ pub(super) fn is_word_byte(c: u8) -> bool {
 }
 
 /// `u8::is_ascii_whitespace`, by table.
-pub(super) fn is_space(c: u8) -> bool {
+pub(crate) fn is_space(c: u8) -> bool {
     CLASS[c as usize] & SPACE != 0
 }
 
