@@ -46,7 +46,7 @@ const EXTENDED: &[(&str, usize)] = &[
 ];
 
 fn ctx() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups, explain: false, shapes: None }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: false, shapes: None, statement: None }
 }
 
 fn bench(c: &mut Criterion) {

@@ -48,8 +48,13 @@ pub fn explain(
     params: Option<&Params<'_>>,
     shard_hint: Option<&str>,
 ) -> Explanation {
-    let ctx =
-        Context { hints: Hints { shard: shard_hint, keys: &[] }, lookups: &NoLookups, explain: true, shapes: None };
+    let ctx = Context {
+        hints: Hints { shard: shard_hint, keys: &[] },
+        lookups: &NoLookups,
+        explain: true,
+        shapes: None,
+        statement: None,
+    };
     let route = router.route(sql, params, &ctx);
     let name = |s: crate::shardmap::ShardIdx| map.shard(s).map(|x| x.name.to_string()).unwrap_or_default();
     let target = match &route.target {

@@ -22,6 +22,8 @@ pub struct PreparedStatement {
     /// The statement's text, checked for UTF-8 once when it is prepared: every Bind of it is
     /// routed by its text, and re-checking it per Bind cost ~200 instructions.
     text: Option<Box<str>>,
+    /// Its routing plan, once a sharded map has routed it (`router::StatementPlan`).
+    pub plan: crate::router::StatementPlan,
 }
 
 impl PreparedStatement {
@@ -38,7 +40,7 @@ impl PreparedStatement {
             name.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
         }
         let text = std::str::from_utf8(&parse.sql).ok().map(Box::from);
-        Self { server_name: name.into(), parse, effect, text }
+        Self { server_name: name.into(), parse, effect, text, plan: Default::default() }
     }
 
     /// The unnamed statement: never renamed, so no name is computed. Its text is checked
@@ -46,7 +48,7 @@ impl PreparedStatement {
     /// `on_parse`), and each of its Binds reads the text to route it.
     pub fn unnamed(parse: Parse, effect: Option<SessionCommand>) -> Self {
         let text = std::str::from_utf8(&parse.sql).ok().map(Box::from);
-        Self { server_name: Arc::clone(&UNNAMED), parse, effect, text }
+        Self { server_name: Arc::clone(&UNNAMED), parse, effect, text, plan: Default::default() }
     }
 
     /// The statement's text ("" if it is not UTF-8, which no statement the router can read

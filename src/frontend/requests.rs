@@ -584,7 +584,7 @@ impl Client {
         let types = stmt.parse.type_oids();
         let values = bind.values()?;
         let params = Params { types: &types, formats: &values.formats, values: &values.values };
-        let decision = self.route_statement(sql, Some(&params), false).await?;
+        let decision = self.route_statement(sql, Some((&params, &stmt.plan)), false).await?;
         if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.as_mut() {
             if let Some(p) = job.params.as_mut() {
                 p.results = values.results.to_vec();

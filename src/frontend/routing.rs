@@ -18,7 +18,7 @@ use crate::pool::{PoolKey, Pools, ShardPool};
 use crate::protocol::build;
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::router::lexer::Words;
-use crate::router::{Context, Hints, Params, Route, RouteError, Target};
+use crate::router::{Context, Hints, Params, Route, RouteError, StatementPlan, Target};
 use crate::shardmap::{Role, ServerIdx, ShardIdx};
 
 /// How many times a statement is routed again after directory lookups filled the cache.
@@ -244,10 +244,11 @@ impl Client {
     pub(super) async fn route_statement(
         &mut self,
         sql: &str,
-        params: Option<&Params<'_>>,
+        bound: Option<(&Params<'_>, &StatementPlan)>,
         simple: bool,
     ) -> Result<Decision, FrontendError> {
-        let route = self.route_with_lookups(sql, params).await?;
+        let params = bound.map(|(p, _)| p);
+        let route = self.route_with_lookups(sql, bound).await?;
         self.last_route = Some(self.shared.metrics.route(&route));
         let route = match route {
             Ok(r) => r,
@@ -379,8 +380,9 @@ impl Client {
     async fn route_with_lookups(
         &mut self,
         sql: &str,
-        params: Option<&Params<'_>>,
+        bound: Option<(&Params<'_>, &StatementPlan)>,
     ) -> Result<Result<Route, FrontendError>, FrontendError> {
+        let (params, statement) = (bound.map(|(p, _)| p), bound.map(|(_, s)| s));
         let mut hint_shard = None;
         let mut keys: Vec<(String, String)> = Vec::new();
         for (k, v) in self.settings.proxy_own() {
@@ -399,6 +401,7 @@ impl Client {
                     lookups: &lookups,
                     explain: tracing::enabled!(tracing::Level::DEBUG),
                     shapes: Some(&self.routing.shapes),
+                    statement,
                 };
                 self.routing.db.router.route(sql, params, &ctx)
             };

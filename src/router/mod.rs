@@ -80,6 +80,28 @@ pub struct Context<'a> {
     /// a remembered shape skips normalisation; one that is normalised is remembered. `None`
     /// (tools, tests): every statement is normalised.
     pub shapes: Option<&'a std::cell::RefCell<shape::Shapes>>,
+    /// The plan slot of the prepared statement being bound (extended protocol), so a
+    /// statement bound again is routed without its hint scan and plan-cache lookup. `None`:
+    /// the plan cache serves.
+    pub statement: Option<&'a StatementPlan>,
+}
+
+/// A prepared statement's plan, remembered with the router that made it. Filled only for a
+/// statement without hint comments (its text, hence its comments, never changes), so using
+/// it skips exactly the steps whose answers cannot have changed: the comment scan and the
+/// plan-cache lookup. A reload builds a new router, whose id does not match.
+#[derive(Debug, Default)]
+pub struct StatementPlan(std::sync::Mutex<Option<(u64, Arc<Plan>)>>);
+
+impl StatementPlan {
+    fn get(&self, router: u64) -> Option<Arc<Plan>> {
+        let slot = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.as_ref().filter(|(id, _)| *id == router).map(|(_, plan)| Arc::clone(plan))
+    }
+
+    fn set(&self, router: u64, plan: &Arc<Plan>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((router, Arc::clone(plan)));
+    }
 }
 
 /// The router for one map version, with its plan cache. Built on load and on every reload
@@ -115,6 +137,11 @@ impl Router {
         &self.map
     }
 
+    /// The map has one shard and no per-table read rules: every statement goes there unread.
+    fn one_shard(&self) -> bool {
+        self.map.single().is_some() && self.map.table_read_from.is_empty()
+    }
+
     /// Plan cache (hits, misses) since this router was built, for the metrics endpoint.
     pub fn cache_stats(&self) -> (u64, u64) {
         self.cache.stats()
@@ -123,6 +150,16 @@ impl Router {
     /// Routes one query string. `params` is `None` for the simple protocol, whose string may
     /// hold several statements; they must all go to one place.
     pub fn route(&self, sql: &str, params: Option<&Params<'_>>, ctx: &Context<'_>) -> Route {
+        if let (Some(p), Some(slot)) = (params, ctx.statement) {
+            // A remembered plan means: no hint comment, this router's plan. The session's
+            // shard hint and the one-shard shortcut are checked as below.
+            if ctx.hints.shard.is_none() && !self.one_shard() {
+                if let Some(plan) = slot.get(self.id) {
+                    self.cache.count_hit();
+                    return self.decide(&plan, Values::Bind(p), ctx.hints.keys, ctx);
+                }
+            }
+        }
         let comment = hint::scan(sql);
         if let Some(name) = comment.shard.as_deref().or(ctx.hints.shard) {
             return self.pinned(sql, name);
@@ -139,7 +176,12 @@ impl Router {
         }
         let comment_keys: Vec<(&str, &str)> = comment.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let key_hints = if comment_keys.is_empty() { ctx.hints.keys } else { &comment_keys };
-        if params.is_some() {
+        if let Some(p) = params {
+            if let Some(slot) = ctx.statement.filter(|_| comment.keys.is_empty()) {
+                let plan = self.plan_for(sql);
+                slot.set(self.id, &plan);
+                return self.decide(&plan, Values::Bind(p), key_hints, ctx);
+            }
             return self.route_one(sql, params, key_hints, ctx, None);
         }
         if let Some(shapes) = ctx.shapes {
@@ -593,7 +635,7 @@ impl Router {
 
 #[cfg(test)]
 fn ctx_for_test() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None, statement: None }
 }
 
 fn shard_name(map: &ShardMap, s: ShardIdx) -> String {

@@ -44,7 +44,13 @@ fn a_key_hint_serves_tables_without_a_key_of_their_own() {
 fn session_hints_apply_and_comment_hints_beat_them() {
     let r = router();
     let keys = [("tenant_id", "42")];
-    let c = Context { hints: Hints { shard: None, keys: &keys }, lookups: &NoLookups, explain: true, shapes: None };
+    let c = Context {
+        hints: Hints { shard: None, keys: &keys },
+        lookups: &NoLookups,
+        explain: true,
+        shapes: None,
+        statement: None,
+    };
     assert_eq!(r.route("SELECT * FROM folios", None, &c).target, Target::Shard(tenant(42)));
     let b = other_tenant().to_string();
     let sql = format!("/* shardgate: tenant_id={b} */ SELECT * FROM folios");
@@ -54,6 +60,7 @@ fn session_hints_apply_and_comment_hints_beat_them() {
         lookups: &NoLookups,
         explain: true,
         shapes: None,
+        statement: None,
     };
     assert_eq!(r.route("SELECT * FROM folios", None, &c).target, Target::Shard(ShardIdx(3)));
     assert_eq!(

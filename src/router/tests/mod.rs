@@ -8,6 +8,7 @@ mod params;
 mod point;
 mod reads;
 mod replicas;
+mod statement_plan;
 mod writes;
 
 use std::sync::Arc;
@@ -86,7 +87,7 @@ pub fn all() -> Vec<ShardIdx> {
 }
 
 pub fn ctx() -> Context<'static> {
-    Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None }
+    Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None, statement: None }
 }
 
 pub fn simple(r: &Router, sql: &str) -> Route {

@@ -250,7 +250,7 @@ fn lookup_functions_ask_the_directory_cache_first() {
         }
     }
     let r = router();
-    let c = Context { hints: Hints::default(), lookups: &Dir, explain: true, shapes: None };
+    let c = Context { hints: Hints::default(), lookups: &Dir, explain: true, shapes: None, statement: None };
     let route = r.route("SELECT * FROM stays WHERE property_id = 7", None, &c);
     assert_eq!(route.target, Target::Shard(ShardIdx(2)));
     let route = r.route("SELECT * FROM stays WHERE property_id IN (7, 8)", None, &c);

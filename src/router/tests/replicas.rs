@@ -22,7 +22,11 @@ fn router() -> Router {
 
 fn writes(sql: &str) -> bool {
     router()
-        .route(sql, None, &Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None })
+        .route(
+            sql,
+            None,
+            &Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None, statement: None },
+        )
         .write
 }
 
@@ -95,8 +99,12 @@ fn table_read_from_applies_to_the_tables_read_strictest_first() {
     let map = ShardMap::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
     let r = Router::new(Arc::new(map));
     let from = |sql: &str| {
-        r.route(sql, None, &Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None })
-            .read_from
+        r.route(
+            sql,
+            None,
+            &Context { hints: Hints::default(), lookups: &NoLookups, explain: true, shapes: None, statement: None },
+        )
+        .read_from
     };
     assert_eq!(from("SELECT * FROM balances WHERE id = 1"), Some(ReadFrom::Primary));
     assert_eq!(from("SELECT * FROM reports.daily"), Some(ReadFrom::Any));
