@@ -20,7 +20,8 @@ impl CommentHints {
     }
 }
 
-const MARK: &str = "shardgate:";
+/// What every hint comment starts with: text without it has no hints.
+pub const MARK: &str = "shardgate:";
 
 /// Reads every `shardgate:` comment of `sql`. Costs one byte search (for `/` or `-`) when the
 /// text has no comment, and a substring search when it has one without a hint.

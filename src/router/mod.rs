@@ -160,6 +160,16 @@ impl Router {
                 }
             }
         }
+        if let (None, Some(shapes)) = (params, ctx.shapes) {
+            // A statement of a remembered shape has no hint comment (`shape`); the session's
+            // shard hint and the one-shard shortcut are checked as below.
+            if ctx.hints.shard.is_none() && !self.one_shard() {
+                if let Some((plan, literals)) = shapes.borrow().find(self.id, sql) {
+                    self.cache.count_hit();
+                    return self.decide(plan, Values::Literals(&literals), ctx.hints.keys, ctx);
+                }
+            }
+        }
         let comment = hint::scan(sql);
         if let Some(name) = comment.shard.as_deref().or(ctx.hints.shard) {
             return self.pinned(sql, name);
@@ -183,13 +193,6 @@ impl Router {
                 return self.decide(&plan, Values::Bind(p), key_hints, ctx);
             }
             return self.route_one(sql, params, key_hints, ctx, None);
-        }
-        if let Some(shapes) = ctx.shapes {
-            let shapes = shapes.borrow();
-            if let Some((plan, literals)) = shapes.find(self.id, sql) {
-                self.cache.count_hit();
-                return self.decide(plan, Values::Literals(&literals), key_hints, ctx);
-            }
         }
         let mut statements = lexer::statements(sql);
         let Some(first) = statements.next() else {

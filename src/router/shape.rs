@@ -15,11 +15,17 @@
 //! produce the same normalised text (hence the same plan) and the same literals. The
 //! remembered plan belongs to one router (one map version); a reload builds a new router with
 //! a new id, and shapes of the old one stop matching.
+//!
+//! Hints: a statement whose text holds a hint mark (`shardgate:`) is never remembered, and a
+//! statement matches a shape only when none of its string literals holds one (a mark cannot
+//! span a literal's edge: numbers hold no `s`, strings end in a quote). So a statement that
+//! matches has no hint comment, and the router looks shapes up before its hint scan.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::hint::MARK;
 use super::normalise::{number_at, string_at, LiteralKind, Literals, Span, Spans};
 use super::plan::Plan;
 
@@ -62,6 +68,9 @@ impl Shape {
                 LiteralKind::Number => number_at(sql, si)?,
                 LiteralKind::String => string_at(sql, si)?,
             };
+            if span.kind == LiteralKind::String && sql.get(si..end)?.contains(MARK) {
+                return None; // the hint scan would read it: leave the statement to the full path
+            }
             literals.push(value);
             si = end;
             ti = span.end;
@@ -91,7 +100,7 @@ impl Shapes {
     /// Remembers `sql`, whose literals stand at `spans` and whose normalised text has `plan`.
     /// The text buffer of a replaced shape is reused.
     pub(super) fn remember(&mut self, router: u64, sql: &str, spans: &[Span], plan: &Arc<Plan>) {
-        if sql.len() > MAX_SHAPE_LEN {
+        if sql.len() > MAX_SHAPE_LEN || sql.contains(MARK) {
             return;
         }
         if self.shapes.len() < CAPACITY {

@@ -119,3 +119,24 @@ fn a_statement_of_a_remembered_shape_is_not_normalised_again() {
     assert_eq!(route.target, Target::Shard(tenant(9)));
     assert_eq!(reloaded.cache_stats(), (h0, m0 + 1), "normalised and parsed afresh");
 }
+
+#[test]
+fn session_hints_still_decide_a_statement_of_a_remembered_shape() {
+    let r = router();
+    let shapes = std::cell::RefCell::new(shape::Shapes::new());
+    let with_shapes = Context { shapes: Some(&shapes), ..ctx() };
+    r.route("SELECT * FROM reservations WHERE tenant_id = 1", None, &with_shapes);
+    r.route("SELECT * FROM folios WHERE note = 'a'", None, &with_shapes);
+    let pinned = Context { hints: Hints { shard: Some("shard-3"), keys: &[] }, ..with_shapes };
+    let route = r.route("SELECT * FROM reservations WHERE tenant_id = 2", None, &pinned);
+    assert_eq!(route.target, Target::Shard(ShardIdx(3)));
+    let keys = [("tenant_id", "7")];
+    let keyed = Context { hints: Hints { shard: None, keys: &keys }, ..with_shapes };
+    let route = r.route("SELECT * FROM folios WHERE note = 'b'", None, &keyed);
+    assert_eq!(route.target, Target::Shard(tenant(7)));
+    // A statement with a hint comment is not remembered: its hint decides every time.
+    for note in ["a", "b", "c"] {
+        let sql = format!("/* shardgate: tenant_id=7 */ SELECT * FROM folios WHERE note = '{note}'");
+        assert_eq!(r.route(&sql, None, &with_shapes).target, Target::Shard(tenant(7)), "{sql}");
+    }
+}
