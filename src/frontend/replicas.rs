@@ -164,7 +164,7 @@ impl Client {
                         // rounds (asked for now) a moment to show one has replayed it.
                         let changed = self.shared.health.changed.notified();
                         self.shared.health.check_soon();
-                        let _ = tokio::time::timeout_at(ryw_deadline, changed).await;
+                        let _ = Box::pin(tokio::time::timeout_at(ryw_deadline, changed)).await;
                         self.clock = None;
                         continue;
                     }
@@ -180,7 +180,7 @@ impl Client {
                     }
                     // A check round (or a ban lifting) may change the answer.
                     let wait = (deadline - now).min(Duration::from_millis(100));
-                    let _ = tokio::time::timeout(wait, self.shared.health.changed.notified()).await;
+                    let _ = Box::pin(tokio::time::timeout(wait, self.shared.health.changed.notified())).await;
                     self.clock = None;
                     continue;
                 }

@@ -45,7 +45,7 @@ impl Client {
                 tag::DESCRIBE => self.on_describe(frame).await?,
                 tag::EXECUTE => self.on_execute(frame).await?,
                 tag::CLOSE => self.on_close(frame).await?,
-                tag::SYNC => self.on_sync(frame).await?,
+                tag::SYNC => self.on_sync(frame)?,
                 tag::FLUSH => {
                     if self.server.is_some() {
                         self.send(&frame.bytes);
@@ -433,7 +433,7 @@ impl Client {
         let d = describe::read(frame.body_slice())?;
         if d.target == Target::Portal && d.name.is_empty() {
             if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.clone() {
-                if let Err(e) = self.scatter_describe(&job).await {
+                if let Err(e) = Box::pin(self.scatter_describe(&job)).await {
                     return self.refuse(e, false).await;
                 }
                 return Ok(());
@@ -477,7 +477,7 @@ impl Client {
                     return Ok(());
                 }
                 Some(PortalAnswer::Broadcast(sql)) => {
-                    if let Err(e) = self.broadcast(&sql, false).await {
+                    if let Err(e) = Box::pin(self.broadcast(&sql, false)).await {
                         return self.refuse(e, false).await;
                     }
                     return Ok(());
@@ -495,7 +495,7 @@ impl Client {
                         );
                         return self.refuse(e.into(), false).await;
                     }
-                    if let Err(e) = self.scatter(&job, false, false).await {
+                    if let Err(e) = Box::pin(self.scatter(&job, false, false)).await {
                         return self.refuse(e, false).await;
                     }
                     return Ok(());
@@ -538,7 +538,7 @@ impl Client {
         Ok(())
     }
 
-    async fn on_sync(&mut self, frame: Frame) -> Result<(), FrontendError> {
+    fn on_sync(&mut self, frame: Frame) -> Result<(), FrontendError> {
         self.client_skipping = false;
         self.batch_executed = false;
         self.batch_failed = false;

@@ -263,7 +263,7 @@ impl Client {
             Target::Any => self.default_shard(),
             Target::Shards(v) if v.len() == 1 => v[0],
             Target::Shards(v) => {
-                self.start_scatter(sql, v, params, simple, route.read_from).await?;
+                Box::pin(self.start_scatter(sql, v, params, simple, route.read_from)).await?;
                 self.shared.metrics.transaction_done(crate::metrics::RouteKind::Scatter);
                 return Ok(Decision::Handled);
             }
@@ -282,7 +282,7 @@ impl Client {
                 }
                 self.shared.metrics.transaction_done(crate::metrics::RouteKind::Broadcast);
                 if simple {
-                    if let Err(e) = self.broadcast(sql, true).await {
+                    if let Err(e) = Box::pin(self.broadcast(sql, true)).await {
                         self.refuse(e, simple).await?;
                     }
                 } else {
@@ -306,7 +306,7 @@ impl Client {
                     return Ok(Decision::Handled);
                 }
                 self.shared.metrics.transaction_done(crate::metrics::RouteKind::Split);
-                if let Err(e) = self.split_insert(&parts).await {
+                if let Err(e) = Box::pin(self.split_insert(&parts)).await {
                     self.refuse(e, simple).await?;
                 }
                 return Ok(Decision::Handled);
@@ -408,7 +408,7 @@ impl Client {
             let Target::Lookup(missing) = &route.target else { return Ok(Ok(route)) };
             for (function, key) in missing {
                 let Some(f) = self.routing.db.map.function(*function) else { continue };
-                if let Err(e) = self.shared.directory.resolve(f, key, &self.routing.user).await {
+                if let Err(e) = Box::pin(self.shared.directory.resolve(f, key, &self.routing.user)).await {
                     return Ok(Err(e));
                 }
             }
@@ -455,7 +455,7 @@ impl Client {
             if self.batch_executed {
                 return Ok(false);
             }
-            self.settle().await?;
+            Box::pin(self.settle()).await?;
         }
         Ok(self.tx == TxStatus::Idle && !self.batch_executed)
     }
