@@ -164,7 +164,7 @@ impl Client {
     /// Refuses one request the way PostgreSQL reports an error at that point: in an extended
     /// batch the rest of it is dropped up to Sync; in a transaction the server is made to fail
     /// the transaction too, so what the client sees next is exactly what PostgreSQL would say.
-    pub(super) async fn refuse(&mut self, e: FrontendError, simple: bool) -> Result<(), FrontendError> {
+    pub(super) fn refuse(&mut self, e: FrontendError, simple: bool) -> Result<(), FrontendError> {
         if e.is_fatal() {
             return Err(e);
         }
@@ -230,7 +230,7 @@ impl Client {
             if self.mode == PoolMode::Transaction {
                 match &cmd {
                     SessionCommand::Listen => {
-                        return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, true).await
+                        return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, true)
                     }
                     SessionCommand::Deallocate { name } if count == 1 && statements(sql).nth(1).is_none() => {
                         let tag = match name {
@@ -267,7 +267,7 @@ impl Client {
                     self.synthetic_ready();
                     return Ok(());
                 }
-                Some(Err(e)) => return self.refuse(e, true).await,
+                Some(Err(e)) => return self.refuse(e, true),
                 None => {}
             }
             if let Decision::Handled = self.route_statement(sql, None, true).await? {
@@ -275,7 +275,7 @@ impl Client {
             }
         }
         if let Err(e) = self.ensure_server().await {
-            return self.refuse(e, true).await;
+            return self.refuse(e, true);
         }
         self.send(&frame.bytes);
         let mark = self.pending.len();
@@ -294,7 +294,7 @@ impl Client {
             None
         };
         if self.mode == PoolMode::Transaction && matches!(effect, Some(SessionCommand::Listen)) {
-            return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false).await;
+            return self.refuse(FrontendError::NeedsSessionMode { what: "LISTEN/UNLISTEN" }, false);
         }
         if unnamed && self.routing.routes() {
             // Sent with the Bind that shows its shard (or a Describe that needs a server).
@@ -312,7 +312,7 @@ impl Client {
         }
         if unnamed || self.mode == PoolMode::Session {
             if let Err(e) = self.ensure_server().await {
-                return self.refuse(e, false).await;
+                return self.refuse(e, false);
             }
             if unnamed {
                 self.unnamed_statement_effect = effect;
@@ -324,7 +324,7 @@ impl Client {
         let parse = Parse::parse(&frame.body())?;
         if self.prepared.contains(&parse.name) {
             let name = String::from_utf8_lossy(&parse.name).into_owned();
-            return self.refuse(FrontendError::PreparedExists(name), false).await;
+            return self.refuse(FrontendError::PreparedExists(name), false);
         }
         let name = parse.name.clone();
         let stmt = Arc::new(PreparedStatement::new(parse, effect));
@@ -401,7 +401,7 @@ impl Client {
             Some(bind) => {
                 let stmt = match self.resolve_statement(&bind.statement).await {
                     Ok(s) => s,
-                    Err(e) => return self.refuse(e, false).await,
+                    Err(e) => return self.refuse(e, false),
                 };
                 let mut out = BytesMut::new();
                 if let Some(stmt) = &stmt {
@@ -412,7 +412,7 @@ impl Client {
             }
             None => {
                 if let Err(e) = self.ensure_server().await {
-                    return self.refuse(e, false).await;
+                    return self.refuse(e, false);
                 }
                 self.send(&frame.bytes);
                 if unnamed_statement {
@@ -434,7 +434,7 @@ impl Client {
         if d.target == Target::Portal && d.name.is_empty() {
             if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.clone() {
                 if let Err(e) = Box::pin(self.scatter_describe(&job)).await {
-                    return self.refuse(e, false).await;
+                    return self.refuse(e, false);
                 }
                 return Ok(());
             }
@@ -442,14 +442,14 @@ impl Client {
         if d.target == Target::Statement && d.name.is_empty() && self.routing.routes() {
             // Every shard has the same schema: any server describes the statement.
             if let Err(e) = self.ensure_server().await {
-                return self.refuse(e, false).await;
+                return self.refuse(e, false);
             }
             self.send_unnamed_parse();
         }
         if d.target == Target::Statement && self.renames(d.name) {
             let stmt = match self.resolve_statement(d.name).await {
                 Ok(s) => s,
-                Err(e) => return self.refuse(e, false).await,
+                Err(e) => return self.refuse(e, false),
             };
             let mut out = BytesMut::new();
             if let Some(stmt) = &stmt {
@@ -458,7 +458,7 @@ impl Client {
             self.send(&out);
         } else {
             if let Err(e) = self.ensure_server().await {
-                return self.refuse(e, false).await;
+                return self.refuse(e, false);
             }
             self.send(&frame.bytes);
         }
@@ -478,7 +478,7 @@ impl Client {
                 }
                 Some(PortalAnswer::Broadcast(sql)) => {
                     if let Err(e) = Box::pin(self.broadcast(&sql, false)).await {
-                        return self.refuse(e, false).await;
+                        return self.refuse(e, false);
                     }
                     return Ok(());
                 }
@@ -493,10 +493,10 @@ impl Client {
                             "fetching a cross-shard read in batches (Execute with a row limit)",
                             "fetch all rows at once (e.g. no JDBC fetch size outside transactions)",
                         );
-                        return self.refuse(e.into(), false).await;
+                        return self.refuse(e.into(), false);
                     }
                     if let Err(e) = Box::pin(self.scatter(&job, false, false)).await {
-                        return self.refuse(e, false).await;
+                        return self.refuse(e, false);
                     }
                     return Ok(());
                 }
@@ -505,7 +505,7 @@ impl Client {
         }
         self.batch_executed = true;
         if let Err(e) = self.ensure_server().await {
-            return self.refuse(e, false).await;
+            return self.refuse(e, false);
         }
         let effect = if portal_is_unnamed { self.unnamed_portal_effect.clone() } else { None };
         self.send(&frame.bytes);
@@ -531,7 +531,7 @@ impl Client {
             return Ok(());
         }
         if let Err(e) = self.ensure_server().await {
-            return self.refuse(e, false).await;
+            return self.refuse(e, false);
         }
         self.send(&frame.bytes);
         self.await_reply(Expect::Close { forward: true });
@@ -576,7 +576,7 @@ impl Client {
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => {
-                self.refuse(e, false).await?;
+                self.refuse(e, false)?;
                 return Ok(Decision::Handled);
             }
             None => {}

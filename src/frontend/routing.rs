@@ -253,7 +253,7 @@ impl Client {
         let route = match route {
             Ok(r) => r,
             Err(e) => {
-                self.refuse(e, simple).await?;
+                self.refuse(e, simple)?;
                 return Ok(Decision::Handled);
             }
         };
@@ -273,17 +273,17 @@ impl Client {
                         "statements with parameters cannot run on every shard",
                         "put the values in the statement text, or send it as a simple query",
                     );
-                    self.refuse(e.into(), simple).await?;
+                    self.refuse(e.into(), simple)?;
                     return Ok(Decision::Handled);
                 }
                 if !self.outside_transaction().await? {
-                    self.refuse(self.cross_shard_error("every shard"), simple).await?;
+                    self.refuse(self.cross_shard_error("every shard"), simple)?;
                     return Ok(Decision::Handled);
                 }
                 self.shared.metrics.transaction_done(crate::metrics::RouteKind::Broadcast);
                 if simple {
                     if let Err(e) = Box::pin(self.broadcast(sql, true)).await {
-                        self.refuse(e, simple).await?;
+                        self.refuse(e, simple)?;
                     }
                 } else {
                     // Extended protocol: BindComplete now, the statement runs at Execute.
@@ -298,16 +298,16 @@ impl Client {
                         "a multi-row INSERT whose rows live on different shards is split only in the simple query protocol",
                         "insert the rows of each shard key separately, or send the statement as a simple query",
                     );
-                    self.refuse(e.into(), simple).await?;
+                    self.refuse(e.into(), simple)?;
                     return Ok(Decision::Handled);
                 }
                 if !self.outside_transaction().await? {
-                    self.refuse(self.cross_shard_error("several shards"), simple).await?;
+                    self.refuse(self.cross_shard_error("several shards"), simple)?;
                     return Ok(Decision::Handled);
                 }
                 self.shared.metrics.transaction_done(crate::metrics::RouteKind::Split);
                 if let Err(e) = Box::pin(self.split_insert(&parts)).await {
-                    self.refuse(e, simple).await?;
+                    self.refuse(e, simple)?;
                 }
                 return Ok(Decision::Handled);
             }
@@ -315,14 +315,14 @@ impl Client {
                 return Err(FrontendError::Lookup("the directory did not answer for every key".into()));
             }
             Target::Refuse(e) => {
-                self.refuse(e.into(), simple).await?;
+                self.refuse(e.into(), simple)?;
                 return Ok(Decision::Handled);
             }
         };
         if let Some(tenant) = route.tenant.as_deref() {
             if self.config.tenant_limits.any() {
                 if let Err(e) = self.admit_tenant(tenant) {
-                    self.refuse(e, simple).await?;
+                    self.refuse(e, simple)?;
                     return Ok(Decision::Handled);
                 }
             }
@@ -351,11 +351,11 @@ impl Client {
                 format!("a read across shards ({} shards) inside a transaction", shards.len()),
                 "run cross-shard reads outside transactions, or add the shard key (e.g. tenant_id = <value>) to the WHERE clause",
             );
-            return self.refuse(e.into(), simple).await;
+            return self.refuse(e.into(), simple);
         }
         let plan = self.routing.db.scatter.plan(sql);
         if let Err(e) = &plan.base {
-            return self.refuse(e.clone().into(), simple).await;
+            return self.refuse(e.clone().into(), simple);
         }
         let bound = params.map(|p| super::scatter::BoundParams {
             types: p.types.to_vec(),
@@ -366,7 +366,7 @@ impl Client {
         let job = super::scatter::ScatterJob { sql: sql.to_string(), plan, shards, params: bound, read_from };
         if simple {
             if let Err(e) = self.scatter(&job, true, true).await {
-                self.refuse(e, true).await?;
+                self.refuse(e, true)?;
             }
         } else {
             self.portal_answer = Some(PortalAnswer::Scatter(Box::new(job)));
@@ -487,18 +487,18 @@ impl Client {
                     ),
                     "use pool_mode: transaction for sharded databases",
                 );
-                self.refuse(e.into(), simple).await?;
+                self.refuse(e.into(), simple)?;
                 return Ok(Decision::Handled);
             }
             if !self.outside_transaction().await? {
                 let e = self.cross_shard_error(&self.routing.shard_name(shard));
-                self.refuse(e, simple).await?;
+                self.refuse(e, simple)?;
                 return Ok(Decision::Handled);
             }
             self.release();
         }
         if let Err(e) = self.checkout(shard, need).await {
-            self.refuse(e, simple).await?;
+            self.refuse(e, simple)?;
             return Ok(Decision::Handled);
         }
         self.apply_settings();
