@@ -622,9 +622,15 @@ REPORT=$(
     echo "- PostgreSQL $PG_VERSION (fsync=off, shared_buffers=128MB, max_connections=300), pgbench scale $SCALE"
     echo "- PgBouncer $PB_VERSION; shardgate $COMMIT"
     echo "- pool size $POOL_SIZE server connections (shardgate pool.size, PgBouncer default_pool_size), transaction mode, SCRAM-SHA-256 everywhere, loopback TCP, sslmode=disable"
-    if [ "$WORKLOAD" = tenant ]; then echo "- 4 shards: $SHARD_POOL_SIZE server connections per shard (user bench4), so all targets use at most $POOL_SIZE backends of the one PostgreSQL"; fi
+    if [ "$WORKLOAD" = tenant ]; then
+        if [ $(( SHARD_POOL_SIZE * 4 )) -le "$POOL_SIZE" ]; then
+            echo "- 4 shards: $SHARD_POOL_SIZE server connections per shard (user bench4), so all targets use at most $POOL_SIZE backends of the one PostgreSQL"
+        else
+            echo "- 4 shards: $SHARD_POOL_SIZE server connections per shard (user bench4; SHARD_POOL_SIZE=$SHARD_POOL_SIZE), up to $(( SHARD_POOL_SIZE * 4 )) backends of the one PostgreSQL against $POOL_SIZE for the other targets"
+        fi
+    fi
     echo "- each cell: \`pgbench -n -S -T $DURATION -c <clients> -j min($JOBS,<clients>) -M <mode>\`, median of $ROUNDS round(s); targets interleaved per cell"
-    echo "- command: \`WORKLOAD=$WORKLOAD DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE benches/pgbench.sh\`"
+    echo "- command: \`WORKLOAD=$WORKLOAD DURATION=$DURATION ROUNDS=$ROUNDS POOL_SIZE=$POOL_SIZE SHARD_POOL_SIZE=$SHARD_POOL_SIZE benches/pgbench.sh\`"
     echo
     table
     echo
