@@ -68,8 +68,8 @@ pub(super) struct Client {
     /// its pool has room: `Checkout::keep`), reused by the next one and given back as soon as
     /// the pool has a checkout waiting.
     pub kept: Option<crate::pool::Kept>,
-    /// The pool this client is listed with as a keeper (its address; 0: none yet).
-    pub keeper_of: usize,
+    /// The pool this client is listed with as a keeper (none yet: empty).
+    pub keeper_of: crate::pool::KeeperOf,
     /// A BEGIN the proxy answered, sent to the server once a statement shows the shard.
     pub deferred_begin: Option<String>,
     /// Extended-protocol messages were sent since the last Sync; one of them was an Execute;
@@ -261,7 +261,7 @@ impl Client {
             ryw_lsn: Vec::new(),
             tenant_slot: None,
             kept: None,
-            keeper_of: 0,
+            keeper_of: Default::default(),
             deferred_begin: None,
             batch_open: false,
             batch_executed: false,

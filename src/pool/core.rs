@@ -375,18 +375,18 @@ impl Checkout {
     pub fn keep(
         mut self,
         now: Instant,
-        registered: &mut usize,
+        registered: &mut KeeperOf,
         keeper: impl FnOnce() -> Weak<dyn Keeper>,
     ) -> Result<Kept, Checkout> {
         let core = &self.core;
         if !core.can_spare() {
             return Err(self);
         }
-        let id = Arc::as_ptr(core) as usize;
-        if *registered != id {
+        if !registered.is(core) {
             let mut keepers = core.keepers.lock().unwrap_or_else(PoisonError::into_inner);
             list_keeper(&mut keepers, keeper());
-            *registered = id;
+            drop(keepers);
+            registered.set(core);
         }
         core.kept.fetch_add(1, Ordering::SeqCst);
         if core.waiting.load(Ordering::SeqCst) > 0 {
@@ -422,6 +422,26 @@ impl Drop for Checkout {
         if let Some(server) = self.server.take() {
             self.core.put_back(server, Instant::now(), true);
         }
+    }
+}
+
+/// The pool a client is listed with as a keeper (see [`Checkout::keep`]).
+///
+/// Held as a `Weak` rather than the pool's address: a pool that a reload replaced can be
+/// freed, and a new pool allocated at the same address would then pass for the one this
+/// client is listed with — it would never be asked to give its server back to that pool's
+/// waiters. A `Weak` keeps the old allocation (not the pool) alive, so no new pool can take
+/// its address while it is noted here.
+#[derive(Default)]
+pub struct KeeperOf(Option<Weak<Core>>);
+
+impl KeeperOf {
+    fn is(&self, pool: &Arc<Core>) -> bool {
+        self.0.as_ref().is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(pool)))
+    }
+
+    fn set(&mut self, pool: &Arc<Core>) {
+        self.0 = Some(Arc::downgrade(pool));
     }
 }
 
@@ -486,6 +506,56 @@ mod tests {
 
     impl Keeper for Client {
         fn give_back(&self) {}
+    }
+
+    fn core() -> Arc<Core> {
+        let endpoint = crate::shardmap::Endpoint {
+            host: "127.0.0.1".into(),
+            port: 1,
+            database: "db".into(),
+            tls: crate::shardmap::ServerTlsMode::Disable,
+            ca_file: None,
+        };
+        let opener = Opener {
+            params: crate::backend::ConnectParams {
+                endpoint,
+                user: "u".into(),
+                password: None,
+                tls: None,
+                timeout: Duration::from_secs(1),
+            },
+            startup_params: Arc::default(),
+            connecting: AtomicUsize::new(0),
+            prepared_total: Arc::default(),
+        };
+        let limits = Limits {
+            size: 2,
+            min_idle: 0,
+            idle_timeout: None,
+            lifetime: None,
+            ping_after_idle: Duration::from_secs(1),
+        };
+        Arc::new(Core::new(limits, opener, Arc::default()))
+    }
+
+    #[test]
+    fn a_keeper_note_names_its_pool_and_no_pool_made_after_it() {
+        let mut note = KeeperOf::default();
+        let first = core();
+        assert!(!note.is(&first), "an empty note names no pool");
+        note.set(&first);
+        assert!(note.is(&first));
+        let second = core();
+        assert!(!note.is(&second));
+        // The first pool goes (a reload replaced it). Pools made after it, however many,
+        // never pass for it: the note keeps its allocation, so none can take its address.
+        let address = Arc::as_ptr(&first);
+        drop(first);
+        for _ in 0..1000 {
+            let next = core();
+            assert!(!std::ptr::eq(Arc::as_ptr(&next), address), "a new pool took a noted pool's address");
+            assert!(!note.is(&next));
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use self::core::Core;
-pub use self::core::{Checkout, Keeper, Kept, Limits, PoolState};
+pub use self::core::{Checkout, Keeper, KeeperOf, Kept, Limits, PoolState};
 pub use directory::{Directory, DirectoryView};
 pub use error::PoolError;
 use failures::ConnectFailures;
