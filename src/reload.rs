@@ -4,8 +4,9 @@
 //! A reload parses and validates everything first and swaps only a valid result, atomically
 //! (arc-swap). Clients pick the new maps up between transactions, so a transaction finishes on
 //! the map it started with. Pools of shards that left the map (or whose endpoint changed) are
-//! dropped and drain as their servers come back. Changes to `listen`, `tls` and `metrics.listen`
-//! need a restart.
+//! dropped and drain as their servers come back; the pools that stay take the new pool
+//! settings and sizes (`Pools::apply`). Changes to `listen`, `tls` and `metrics.listen` need a
+//! restart.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -45,6 +46,9 @@ pub fn reload(shared: &Shared) -> Result<(), ConfigError> {
             .and_then(|shard| shard.server(key.server))
             .is_some_and(|server| server.endpoint == *endpoint)
     });
+    // Pool sizes, timeouts and idle limits take effect on the pools that stay, not only on
+    // pools made from now on (PgBouncer's RELOAD does the same).
+    shared.pools.apply(&new.pool, |user| new.users.get(user).map(|u| u.pool_size));
     // The new routers start with empty plan caches; keep the old counts so the exported
     // counters never go backwards. (Clients still finishing a transaction on the old map add
     // a few lookups the metrics then miss.)

@@ -1,7 +1,8 @@
 //! The pool's own bookkeeping, seen from PostgreSQL: how many server connections exist, and
 //! which backend a client's statements run on. `min_idle` opens spares ahead of demand,
-//! `idle_timeout_s` closes unused servers, `lifetime_s` replaces old ones, and the pool never
-//! holds more than `pool.size` servers however many clients wait.
+//! `idle_timeout_s` closes unused servers, `lifetime_s` replaces old ones, the pool never
+//! holds more than `pool.size` servers however many clients wait, and a reload puts a new
+//! `pool.size` or checkout timeout in force on the pools that exist.
 
 // Tests fail by panicking; unwrap/expect keep them short.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -137,5 +138,96 @@ async fn many_clients_share_a_small_pool_without_exceeding_it() -> anyhow::Resul
     }
     assert!(pids.len() <= 3, "pool.size 3 but statements ran on {} backends: {pids:?}", pids.len());
     assert!(servers(&pg).await? <= 3);
+    Ok(())
+}
+
+/// Rewrites `pool.<key>` in the running proxy's config and reloads it.
+fn set_pool(proxy: &Proxy, key: &str, value: &str) -> anyhow::Result<()> {
+    let path = proxy.config_path();
+    let yaml = std::fs::read_to_string(path)?;
+    let prefix = format!("  {key}: ");
+    let mut found = false;
+    let mut out = String::new();
+    for line in yaml.lines() {
+        if !found && line.starts_with(&prefix) {
+            out.push_str(&format!("{prefix}{value}\n"));
+            found = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    anyhow::ensure!(found, "no `pool.{key}` in\n{yaml}");
+    std::fs::write(path, out)?;
+    proxy.reload()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_raises_pool_size_serves_a_checkout_already_waiting() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(1).checkout_timeout_ms(10_000).start().await?;
+    let a = proxy.connect("app", "app", "pms").await?;
+    let b = proxy.connect("app", "app", "pms").await?;
+    a.batch_execute("BEGIN").await?;
+    a.query_one("SELECT 1", &[]).await?;
+    let waiting = tokio::spawn(async move {
+        let r = b.query_one("SELECT 2", &[]).await.map(|row| row.get::<_, i32>(0));
+        (b, r)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "b waits: the pool's one server is in a's transaction");
+    set_pool(&proxy, "size", "2")?;
+    // Served by a second server while a's transaction is still open (the 10 s checkout
+    // timeout is far away).
+    let (_b, r) = tokio::time::timeout(Duration::from_secs(3), waiting).await??;
+    assert_eq!(r?, 2);
+    assert_eq!(servers(&pg).await?, 2);
+    a.batch_execute("COMMIT").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_lowers_pool_size_closes_servers_as_they_come_back() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(3).checkout_timeout_ms(10_000).start().await?;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let c = proxy.connect("app", "app", "pms").await?;
+        c.batch_execute("BEGIN").await?;
+        c.query_one("SELECT 1", &[]).await?;
+        clients.push(c);
+    }
+    assert_eq!(servers(&pg).await?, 3);
+    // All three servers are in use: the pool shrinks as they come back.
+    set_pool(&proxy, "size", "1")?;
+    for c in &clients {
+        c.batch_execute("COMMIT").await?;
+    }
+    let n = wait_for_servers(&pg, Duration::from_secs(5), |n| n == 1).await?;
+    assert_eq!(n, 1, "two of the three servers are closed on their way back");
+    // One server now: a second transaction waits for the first.
+    let mut clients = clients.into_iter();
+    let (a, b, c) = (clients.next().unwrap(), clients.next().unwrap(), clients.next().unwrap());
+    a.batch_execute("BEGIN").await?;
+    a.query_one("SELECT 1", &[]).await?;
+    let waiting = tokio::spawn(async move { b.query_one("SELECT 3", &[]).await.map(|row| row.get::<_, i32>(0)) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "with pool.size 1, b waits for a's transaction");
+    a.batch_execute("COMMIT").await?;
+    assert_eq!(tokio::time::timeout(Duration::from_secs(3), waiting).await???, 3);
+    assert_eq!(servers(&pg).await?, 1);
+
+    // A shorter checkout timeout applies to the next wait.
+    set_pool(&proxy, "checkout_timeout_ms", "300")?;
+    a.batch_execute("BEGIN").await?;
+    a.query_one("SELECT 1", &[]).await?;
+    let started = Instant::now();
+    let err = c.query_one("SELECT 4", &[]).await.expect_err("no server within 300 ms");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    let msg = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(msg.contains("within 300 ms"), "{msg}");
+    a.batch_execute("COMMIT").await?;
+    assert_eq!(c.query_one("SELECT 5", &[]).await?.get::<_, i32>(0), 5, "the session survived the timeout");
     Ok(())
 }

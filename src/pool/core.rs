@@ -48,6 +48,10 @@ pub struct Limits {
     /// Idle servers unused for longer are pinged before being handed out; a ping on every
     /// checkout costs ~30 % of pgbench throughput.
     pub ping_after_idle: Duration,
+    /// How long a checkout waits for a server.
+    pub checkout_timeout: Duration,
+    /// How long opening a server may take.
+    pub connect_timeout: Duration,
 }
 
 /// A pool's counts now and since it was created (SHOW POOLS, /metrics).
@@ -82,7 +86,14 @@ pub(super) struct Core {
     /// Boxed so that handing a server out moves a pointer, not the server.
     #[allow(clippy::vec_box)]
     idle: Mutex<Vec<Box<Server>>>,
-    pub(super) limits: Limits,
+    /// Swapped whole by a reload (`Core::apply`), read where used.
+    limits: arc_swap::ArcSwap<Limits>,
+    /// Slots still to be taken away after a reload shrank the pool: each server that comes
+    /// back while this is above zero is closed and its slot not given back.
+    shrinking: AtomicUsize,
+    /// `limits.ping_after_idle` in nanoseconds, read on every return without loading the
+    /// limits.
+    ping_after_idle_ns: AtomicU64,
     pub(super) opener: Opener,
     pub(super) failures: Arc<ConnectFailures>,
     in_use: AtomicUsize,
@@ -109,7 +120,9 @@ impl Core {
             keepers: Mutex::new(Vec::new()),
             kept: AtomicUsize::new(0),
             idle: Mutex::new(Vec::with_capacity(limits.size as usize)),
-            limits,
+            ping_after_idle_ns: AtomicU64::new(nanos(limits.ping_after_idle)),
+            limits: arc_swap::ArcSwap::from_pointee(limits),
+            shrinking: AtomicUsize::new(0),
             opener,
             failures,
             in_use: AtomicUsize::new(0),
@@ -205,7 +218,8 @@ impl Core {
     /// server is then closed).
     pub(super) async fn open(self: &Arc<Self>) -> Result<Box<Server>, Arc<BackendError>> {
         let core = self.clone();
-        let opened = tokio::spawn(async move { core.opener.open().await }).await;
+        let timeout = self.limits().connect_timeout;
+        let opened = tokio::spawn(async move { core.opener.open(timeout).await }).await;
         let result = match opened {
             Ok(r) => r,
             Err(e) => Err(BackendError::Io(std::io::Error::other(format!("opening a server failed: {e}")))),
@@ -213,7 +227,7 @@ impl Core {
         match result {
             Ok(mut server) => {
                 self.opened.fetch_add(1, Ordering::Relaxed);
-                server.expires_at = self.limits.lifetime.and_then(|lt| server.created.checked_add(lt));
+                server.expires_at = self.limits().lifetime.and_then(|lt| server.created.checked_add(lt));
                 Ok(server)
             }
             Err(e) => {
@@ -266,6 +280,14 @@ impl Core {
     /// back keeps the stamps of when it was kept, so its idle time and ping stay due.
     fn put_back(&self, mut server: Box<Server>, now: Instant, restamp: bool) {
         self.in_use.fetch_sub(1, Ordering::Relaxed);
+        if self.shrinking.load(Ordering::Relaxed) > 0
+            && self.shrinking.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+        {
+            // The pool was made smaller while this server was out: it and its slot go.
+            tracing::debug!("server closed: the pool was made smaller");
+            drop(server);
+            return;
+        }
         let expired = server.expires_at.is_some_and(|at| now >= at);
         if server.clean && !expired {
             if restamp {
@@ -279,11 +301,73 @@ impl Core {
         self.slots.add_permits(1);
     }
 
+    /// The limits in force now.
+    pub(super) fn limits(&self) -> arc_swap::Guard<Arc<Limits>> {
+        self.limits.load()
+    }
+
+    /// Puts new limits in force (a reload), on the servers the pool has now too. A larger
+    /// size frees slots at once (waiting checkouts get them); a smaller one takes free slots
+    /// at once, closes idle servers beyond it, and takes the rest as servers in use come back
+    /// (clients keeping servers are asked to give them back). Timeouts and the ping threshold
+    /// apply from the next use; a changed lifetime applies to servers opened from now on.
+    pub(super) fn apply(&self, limits: Limits) {
+        let new = limits.size as usize;
+        self.ping_after_idle_ns.store(nanos(limits.ping_after_idle), Ordering::Relaxed);
+        let old = self.limits.swap(Arc::new(limits)).size as usize;
+        if new > old {
+            let mut grow = new - old;
+            // Slots still owed from an earlier shrink are cancelled first.
+            while grow > 0 {
+                let owed = self.shrinking.load(Ordering::Acquire);
+                if owed == 0 {
+                    break;
+                }
+                let paid = owed.min(grow);
+                if self.shrinking.compare_exchange(owed, owed - paid, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    grow -= paid;
+                }
+            }
+            self.slots.add_permits(grow);
+        } else if new < old {
+            let cut = old - new;
+            let taken = self.slots.forget_permits(cut);
+            if taken < cut {
+                self.shrinking.fetch_add(cut - taken, Ordering::AcqRel);
+                self.ask_keepers_back();
+            }
+            // Idle servers hold no slot: beyond the new size next to those in use, the
+            // oldest-idle (the bottom of the stack) are closed.
+            let closing: Vec<Box<Server>> = {
+                let mut idle = self.idle_servers();
+                let room = new.saturating_sub(self.in_use.load(Ordering::Relaxed));
+                let excess = idle.len().saturating_sub(room);
+                idle.drain(..excess).collect()
+            };
+            if !closing.is_empty() {
+                tracing::debug!(closed = closing.len(), "idle servers closed: the pool was made smaller");
+            }
+        }
+    }
+
+    /// Takes slots still owed from a shrink that are free now: a slot whose checkout failed
+    /// goes back to the semaphore without passing `put_back`. Run by the upkeep.
+    pub(super) fn settle_shrink(&self) {
+        let owed = self.shrinking.load(Ordering::Acquire);
+        if owed == 0 {
+            return;
+        }
+        let taken = self.slots.forget_permits(owed);
+        if taken > 0 {
+            let _ = self.shrinking.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(taken)));
+        }
+    }
+
     /// Stamps a server going idle at `now`: its idle time (for `idle_timeout`) and when it
     /// will need a ping before its next use.
     pub(super) fn mark_idle(&self, server: &mut Server, now: Instant) {
         server.last_used = now;
-        server.ping_due = now.checked_add(self.limits.ping_after_idle);
+        server.ping_due = now.checked_add(Duration::from_nanos(self.ping_after_idle_ns.load(Ordering::Relaxed)));
     }
 
     /// Whether a slot is free now without waiting; taken (and freed when the guard drops).
@@ -317,6 +401,10 @@ impl Core {
     fn can_spare(&self) -> bool {
         self.slots.available_permits() > 0 && self.waiting.load(Ordering::SeqCst) == 0
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Counts a checkout as waiting while it lives (a cancelled wait uncounts itself).
@@ -534,8 +622,50 @@ mod tests {
             idle_timeout: None,
             lifetime: None,
             ping_after_idle: Duration::from_secs(1),
+            checkout_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
         };
         Arc::new(Core::new(limits, opener, Arc::default()))
+    }
+
+    fn resized(core: &Core, size: u32) {
+        let limits = Limits { size, ..(**core.limits()).clone() };
+        core.apply(limits);
+    }
+
+    /// Takes a slot as a checkout that hands out a server does.
+    fn hand_out_slot(core: &Core) {
+        core.try_slot().expect("a free slot").forget();
+    }
+
+    #[test]
+    fn a_resize_frees_or_takes_slots_and_owes_what_is_in_use() {
+        let core = core();
+        assert_eq!(core.slots.available_permits(), 2);
+        resized(&core, 5);
+        assert_eq!(core.slots.available_permits(), 5, "a larger size frees slots at once");
+        resized(&core, 1);
+        assert_eq!(core.slots.available_permits(), 1, "free slots are taken at once");
+        assert_eq!(core.shrinking.load(Ordering::Relaxed), 0);
+        // Three servers out, then the size goes down to one: two slots are owed.
+        resized(&core, 3);
+        for _ in 0..3 {
+            hand_out_slot(&core);
+        }
+        resized(&core, 1);
+        assert_eq!(core.slots.available_permits(), 0);
+        assert_eq!(core.shrinking.load(Ordering::Relaxed), 2);
+        // Raised to two before they came back: one of the owed slots is cancelled.
+        resized(&core, 2);
+        assert_eq!(core.shrinking.load(Ordering::Relaxed), 1);
+        assert_eq!(core.slots.available_permits(), 0);
+        // A slot that comes back other than through `put_back` (a checkout that failed) is
+        // taken by the upkeep's next round.
+        core.slots.add_permits(1);
+        core.settle_shrink();
+        assert_eq!(core.slots.available_permits(), 0);
+        assert_eq!(core.shrinking.load(Ordering::Relaxed), 0);
+        // Servers out (3) − owed slots taken (1) = the new size (2).
     }
 
     #[test]

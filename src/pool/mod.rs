@@ -58,7 +58,6 @@ pub struct ShardPool {
     pub endpoint: Endpoint,
     core: Arc<Core>,
     startup_params: Arc<OnceLock<ServerParams>>,
-    checkout_timeout: std::time::Duration,
     pause: Arc<pause::PauseGate>,
 }
 
@@ -81,18 +80,19 @@ impl ShardPool {
             return Err(PoolError::Paused { shard: self.key.shard.to_string(), waited_ms: waited.as_millis() as u64 });
         }
         let failures = &self.core.failures;
+        let checkout_timeout = self.core.limits().checkout_timeout;
         let woken = failures.notify.notified();
         tokio::pin!(woken);
         tokio::select! {
             biased;
-            r = tokio::time::timeout(self.checkout_timeout, self.core.checkout()) => match r {
+            r = tokio::time::timeout(checkout_timeout, self.core.checkout()) => match r {
                 Ok(Ok(c)) => Ok(c),
                 Ok(Err(e)) => Err(PoolError::Backend(e)),
                 Err(_) => {
                     self.core.timed_out.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    Err(match failures.recent(self.checkout_timeout) {
+                    Err(match failures.recent(checkout_timeout) {
                         Some(e) => PoolError::Backend(e),
-                        None => PoolError::Timeout { pool: self.key.to_string(), waited_ms: self.checkout_timeout.as_millis() as u64 },
+                        None => PoolError::Timeout { pool: self.key.to_string(), waited_ms: checkout_timeout.as_millis() as u64 },
                     })
                 }
             },
@@ -127,7 +127,8 @@ impl ShardPool {
 
 /// All pools of this process, created on first use.
 pub struct Pools {
-    settings: PoolSettings,
+    /// The pool settings in force (a reload replaces them: `Pools::apply`).
+    settings: Mutex<PoolSettings>,
     pools: Mutex<HashMap<PoolKey, Arc<ShardPool>>>,
     tls_no_verify: Option<tokio_rustls::TlsConnector>,
     /// The admin console's PAUSE/RESUME, consulted by every checkout.
@@ -139,7 +140,7 @@ pub struct Pools {
 impl Pools {
     pub fn new(settings: PoolSettings) -> Self {
         Self {
-            settings,
+            settings: Mutex::new(settings),
             pools: Mutex::new(HashMap::new()),
             tls_no_verify: crate::tls::connector_no_verify().ok(),
             pause: Arc::default(),
@@ -147,8 +148,25 @@ impl Pools {
         }
     }
 
-    pub fn settings(&self) -> &PoolSettings {
-        &self.settings
+    pub fn settings(&self) -> PoolSettings {
+        self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// A reload's pool settings and users' pool sizes: in force for pools made from now on,
+    /// and put in force on the pools that exist (`Core::apply`: a larger size frees slots at
+    /// once, a smaller one closes servers as they come back). `pool_size` gives a user's size
+    /// in the new config; pools of users it does not know keep their limits and drain.
+    pub fn apply(&self, settings: &PoolSettings, pool_size: impl Fn(&str) -> Option<u32>) {
+        *self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = settings.clone();
+        let pools: Vec<Arc<ShardPool>> = {
+            let pools = self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pools.values().cloned().collect()
+        };
+        for pool in pools {
+            if let Some(size) = pool_size(&pool.key.user) {
+                pool.core.apply(limits(settings, size));
+            }
+        }
     }
 
     /// The pool for `key`, created lazily (no connection is opened until first use or min_idle).
@@ -181,6 +199,7 @@ impl Pools {
     }
 
     fn build(&self, key: PoolKey, endpoint: &Endpoint, user: &UserConfig) -> ShardPool {
+        let settings = self.settings();
         let tls = match endpoint.tls {
             ServerTlsMode::Disable => None,
             ServerTlsMode::Prefer | ServerTlsMode::Require => self.tls_no_verify.clone(),
@@ -196,29 +215,27 @@ impl Pools {
                 user: user.server_user.clone(),
                 password: user.server_password.clone(),
                 tls,
-                timeout: self.settings.connect_timeout,
+                timeout: settings.connect_timeout,
             },
             startup_params: startup_params.clone(),
             connecting: std::sync::atomic::AtomicUsize::new(0),
             prepared_total: self.prepared_total.clone(),
         };
-        let s = &self.settings;
-        let limits = Limits {
-            size: user.pool_size,
-            min_idle: s.min_idle.min(user.pool_size),
-            idle_timeout: s.idle_timeout,
-            lifetime: s.lifetime,
-            ping_after_idle: s.ping_after_idle,
-        };
-        let core = Arc::new(Core::new(limits, opener, failures));
+        let core = Arc::new(Core::new(limits(&settings, user.pool_size), opener, failures));
         upkeep::start(&core);
-        ShardPool {
-            key,
-            endpoint: endpoint.clone(),
-            core,
-            startup_params,
-            checkout_timeout: s.checkout_timeout,
-            pause: self.pause.clone(),
-        }
+        ShardPool { key, endpoint: endpoint.clone(), core, startup_params, pause: self.pause.clone() }
+    }
+}
+
+/// A pool's limits under `settings`, for a user whose pool size is `size`.
+fn limits(settings: &PoolSettings, size: u32) -> Limits {
+    Limits {
+        size,
+        min_idle: settings.min_idle.min(size),
+        idle_timeout: settings.idle_timeout,
+        lifetime: settings.lifetime,
+        ping_after_idle: settings.ping_after_idle,
+        checkout_timeout: settings.checkout_timeout,
+        connect_timeout: settings.connect_timeout,
     }
 }

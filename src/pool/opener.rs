@@ -30,10 +30,17 @@ impl Drop for Connecting<'_> {
 impl Opener {
     /// Connects and authenticates one server, boxed: the pool moves servers between its idle
     /// stack and clients, and a box moves as a pointer.
-    pub async fn open(&self) -> Result<Box<Server>, BackendError> {
+    pub async fn open(&self, timeout: std::time::Duration) -> Result<Box<Server>, BackendError> {
         self.connecting.fetch_add(1, Ordering::Relaxed);
         let attempt = Connecting(&self.connecting);
-        let mut server = connect(&self.params).await?;
+        // The connect timeout is the pool's current one (a reload may have changed it).
+        let mut server = if timeout == self.params.timeout {
+            connect(&self.params).await?
+        } else {
+            let mut params = self.params.clone();
+            params.timeout = timeout;
+            connect(&params).await?
+        };
         drop(attempt);
         server.prepared.count_in(self.prepared_total.clone());
         let _ = self.startup_params.set(server.startup_params.clone());

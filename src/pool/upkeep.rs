@@ -16,7 +16,7 @@ const EVERY: Duration = Duration::from_secs(1);
 /// Starts the upkeep of `core` if its limits ask for any; needs a tokio runtime (without one,
 /// as in some unit tests, there is no upkeep).
 pub(super) fn start(core: &Arc<Core>) {
-    let l = &core.limits;
+    let l = core.limits();
     if l.min_idle == 0 && l.idle_timeout.is_none() && l.lifetime.is_none() {
         return;
     }
@@ -40,12 +40,13 @@ async fn run(core: Weak<Core>) {
         // cannot see them: once per `idle_timeout` every keeper gives its server back. A busy
         // client keeps one again at its next transaction; an idle client's server then idles
         // out on the stack like any other.
-        if let Some(t) = core.limits.idle_timeout {
+        if let Some(t) = core.limits().idle_timeout {
             if now.saturating_duration_since(last_sweep) >= t {
                 core.ask_keepers_back();
                 last_sweep = now;
             }
         }
+        core.settle_shrink();
         reap(&core, now);
         replenish(&core).await;
     }
@@ -55,7 +56,7 @@ async fn run(core: Weak<Core>) {
 /// `min_idle` kept. The oldest-idle are at the bottom of the stack and go first; the closes
 /// happen after the lock is let go.
 fn reap(core: &Core, now: Instant) {
-    let l = &core.limits;
+    let l = core.limits();
     let closing = {
         let mut idle = core.idle_servers();
         let all = std::mem::take(&mut *idle);
@@ -89,8 +90,10 @@ fn reap(core: &Core, now: Instant) {
 /// round holds a slot: a checkout opens a server only with a slot of its own and an empty
 /// stack, so the two cannot together open past the size.
 async fn replenish(core: &Arc<Core>) {
-    let min = core.limits.min_idle as usize;
-    let size = core.limits.size as usize;
+    let (min, size) = {
+        let l = core.limits();
+        (l.min_idle as usize, l.size as usize)
+    };
     loop {
         let Some(slot) = core.try_slot() else { return };
         let opening = core.opener.connecting.load(std::sync::atomic::Ordering::Relaxed);
