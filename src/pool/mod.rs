@@ -164,7 +164,7 @@ impl Pools {
         };
         for pool in pools {
             if let Some(size) = pool_size(&pool.key.user) {
-                pool.core.apply(limits(settings, size));
+                pool.core.apply(limits_for(settings, size));
             }
         }
     }
@@ -221,14 +221,14 @@ impl Pools {
             connecting: std::sync::atomic::AtomicUsize::new(0),
             prepared_total: self.prepared_total.clone(),
         };
-        let core = Arc::new(Core::new(limits(&settings, user.pool_size), opener, failures));
+        let core = Arc::new(Core::new(limits_for(&settings, user.pool_size), opener, failures));
         upkeep::start(&core);
         ShardPool { key, endpoint: endpoint.clone(), core, startup_params, pause: self.pause.clone() }
     }
 }
 
 /// A pool's limits under `settings`, for a user whose pool size is `size`.
-fn limits(settings: &PoolSettings, size: u32) -> Limits {
+fn limits_for(settings: &PoolSettings, size: u32) -> Limits {
     Limits {
         size,
         min_idle: settings.min_idle.min(size),
