@@ -2,7 +2,7 @@
 //! which backend a client's statements run on. `min_idle` opens spares ahead of demand,
 //! `idle_timeout_s` closes unused servers, `lifetime_s` replaces old ones, the pool never
 //! holds more than `pool.size` servers however many clients wait, and a reload puts a new
-//! `pool.size` or checkout timeout in force on the pools that exist.
+//! `pool.size`, checkout timeout or lifetime in force on the pools that exist.
 
 // Tests fail by panicking; unwrap/expect keep them short.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -229,5 +229,22 @@ async fn a_reload_that_lowers_pool_size_closes_servers_as_they_come_back() -> an
     assert!(msg.contains("within 300 ms"), "{msg}");
     a.batch_execute("COMMIT").await?;
     assert_eq!(c.query_one("SELECT 5", &[]).await?.get::<_, i32>(0), 5, "the session survived the timeout");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_shortens_lifetime_retires_servers_already_open() -> anyhow::Result<()> {
+    let pg = PgCluster::start_async().await?;
+    let proxy = Proxy::builder(&pg).pool_size(2).pool_upkeep(0, 600, 3600).start().await?;
+    let c = proxy.connect("app", "app", "pms").await?;
+    let first: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    // Opened under a lifetime of an hour; the reload makes it one second.
+    set_pool(&proxy, "lifetime_s", "1")?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let later: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    assert_ne!(first, later, "a server opened before the reload must be retired by the new lifetime_s");
+    let su = pg.client("pms").await?;
+    let old_alive: i64 = su.query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&first]).await?.get(0);
+    assert_eq!(old_alive, 0, "the retired server's backend should be gone");
     Ok(())
 }

@@ -102,6 +102,7 @@ async fn connect_inner(params: &ConnectParams, addr: &str) -> Result<Server, Bac
         created: now,
         last_used: now,
         expires_at: None,
+        lifetime_epoch: 0,
         ping_due: None,
         span,
         span_named: false,

@@ -61,6 +61,10 @@ pub struct Server {
     /// deadlines rather than ages so the checkout and return paths compare times instead of
     /// subtracting them (a visible cost at one checkout per transaction).
     pub expires_at: Option<Instant>,
+    /// Which of its pool's lifetime settings `expires_at` was computed from (the pool counts
+    /// the reloads that changed `lifetime`), so a reload's new lifetime reaches servers that
+    /// were already open.
+    pub lifetime_epoch: u64,
     /// Past this, an idle server is pinged before it is handed out (`last_used` + the pool's
     /// `ping_after_idle`, set when it goes back idle).
     pub ping_due: Option<Instant>,

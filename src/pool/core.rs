@@ -94,6 +94,10 @@ pub(super) struct Core {
     /// `limits.ping_after_idle` in nanoseconds, read on every return without loading the
     /// limits.
     ping_after_idle_ns: AtomicU64,
+    /// Counts the reloads that changed `limits.lifetime`. A server whose `lifetime_epoch` is
+    /// behind has its deadline computed again from the lifetime in force, as PgBouncer's
+    /// `server_lifetime` applies to connections already open.
+    lifetime_epoch: AtomicU64,
     pub(super) opener: Opener,
     pub(super) failures: Arc<ConnectFailures>,
     in_use: AtomicUsize,
@@ -121,6 +125,7 @@ impl Core {
             kept: AtomicUsize::new(0),
             idle: Mutex::new(Vec::with_capacity(limits.size as usize)),
             ping_after_idle_ns: AtomicU64::new(nanos(limits.ping_after_idle)),
+            lifetime_epoch: AtomicU64::new(0),
             limits: arc_swap::ArcSwap::from_pointee(limits),
             shrinking: AtomicUsize::new(0),
             opener,
@@ -145,8 +150,8 @@ impl Core {
         let permit = self.slots.try_acquire().ok()?;
         let mut idle = self.idle_servers();
         loop {
-            let server = idle.pop()?;
-            match self.readiness(&server, now) {
+            let mut server = idle.pop()?;
+            match self.readiness(&mut server, now) {
                 Readiness::Ready => {
                     drop(idle);
                     permit.forget();
@@ -192,7 +197,7 @@ impl Core {
                 permit.forget();
                 return Ok(self.hand_out(server));
             };
-            match self.readiness(&server, Instant::now()) {
+            match self.readiness(&mut server, Instant::now()) {
                 Readiness::Ready => {}
                 Readiness::Ping => {
                     if server.run_internal(";").await.is_err() {
@@ -227,7 +232,7 @@ impl Core {
         match result {
             Ok(mut server) => {
                 self.opened.fetch_add(1, Ordering::Relaxed);
-                server.expires_at = self.limits().lifetime.and_then(|lt| server.created.checked_add(lt));
+                self.stamp_lifetime(&mut server);
                 Ok(server)
             }
             Err(e) => {
@@ -259,8 +264,25 @@ impl Core {
         });
     }
 
-    fn readiness(&self, server: &Server, now: Instant) -> Readiness {
-        if server.expires_at.is_some_and(|at| now >= at) || server.has_unsolicited_input() {
+    /// Sets the server's deadline from the lifetime in force.
+    fn stamp_lifetime(&self, server: &mut Server) {
+        // The epoch is read before the limits: `apply` stores the limits first, so a server
+        // stamped with an epoch has a deadline from that epoch's lifetime or a later one.
+        server.lifetime_epoch = self.lifetime_epoch.load(Ordering::Acquire);
+        server.expires_at = self.limits().lifetime.and_then(|lt| server.created.checked_add(lt));
+    }
+
+    /// Whether the server has outlived the pool's lifetime. A deadline from before a reload
+    /// that changed the lifetime is computed again first (rare: one atomic load otherwise).
+    pub(super) fn expired(&self, server: &mut Server, now: Instant) -> bool {
+        if server.lifetime_epoch != self.lifetime_epoch.load(Ordering::Relaxed) {
+            self.stamp_lifetime(server);
+        }
+        server.expires_at.is_some_and(|at| now >= at)
+    }
+
+    fn readiness(&self, server: &mut Server, now: Instant) -> Readiness {
+        if self.expired(server, now) || server.has_unsolicited_input() {
             Readiness::Unusable
         } else if server.ping_due.is_some_and(|due| now > due) {
             Readiness::Ping
@@ -288,7 +310,7 @@ impl Core {
             drop(server);
             return;
         }
-        let expired = server.expires_at.is_some_and(|at| now >= at);
+        let expired = self.expired(&mut server, now);
         if server.clean && !expired {
             if restamp {
                 self.mark_idle(&mut server, now);
@@ -310,11 +332,17 @@ impl Core {
     /// size frees slots at once (waiting checkouts get them); a smaller one takes free slots
     /// at once, closes idle servers beyond it, and takes the rest as servers in use come back
     /// (clients keeping servers are asked to give them back). Timeouts and the ping threshold
-    /// apply from the next use; a changed lifetime applies to servers opened from now on.
+    /// apply from the next use; a changed lifetime applies to every server, including those
+    /// already open, from the next time the pool looks at it (checkout, return, upkeep).
     pub(super) fn apply(&self, limits: Limits) {
         let new = limits.size as usize;
         self.ping_after_idle_ns.store(nanos(limits.ping_after_idle), Ordering::Relaxed);
-        let old = self.limits.swap(Arc::new(limits)).size as usize;
+        let lifetime = limits.lifetime;
+        let old = self.limits.swap(Arc::new(limits));
+        if old.lifetime != lifetime {
+            self.lifetime_epoch.fetch_add(1, Ordering::Release);
+        }
+        let old = old.size as usize;
         if new > old {
             let mut grow = new - old;
             // Slots still owed from an earlier shrink are cancelled first.
@@ -561,13 +589,13 @@ impl Kept {
     /// checkout waiting, or the server needs a ping or closing first (the normal checkout
     /// then does that).
     pub(super) fn reuse(mut self, pool: &Arc<Core>, paused: bool, now: Instant) -> Option<Checkout> {
-        let checkout = self.checkout.take()?;
-        let core = &checkout.core;
+        let mut checkout = self.checkout.take()?;
+        let Checkout { server, core } = &mut checkout;
         core.kept.fetch_sub(1, Ordering::SeqCst);
         let usable = Arc::ptr_eq(core, pool)
             && !paused
             && core.waiting.load(Ordering::Relaxed) == 0
-            && matches!(core.readiness(&checkout, now), Readiness::Ready);
+            && server.as_deref_mut().is_some_and(|s| matches!(core.readiness(s, now), Readiness::Ready));
         if usable {
             Some(checkout)
         } else {

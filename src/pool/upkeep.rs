@@ -63,8 +63,8 @@ fn reap(core: &Core, now: Instant) {
         // Servers kept by clients are idle too and count towards `min_idle`.
         let mut spare = (all.len() + core.kept()).saturating_sub(l.min_idle as usize).min(all.len());
         let mut closing = Vec::new();
-        for server in all {
-            let expired = server.expires_at.is_some_and(|at| now >= at);
+        for mut server in all {
+            let expired = core.expired(&mut server, now);
             let idled_out =
                 spare > 0 && l.idle_timeout.is_some_and(|t| now.saturating_duration_since(server.last_used) >= t);
             if expired || idled_out {
