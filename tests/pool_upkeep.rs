@@ -26,6 +26,13 @@ async fn servers(pg: &PgCluster) -> anyhow::Result<i64> {
     Ok(row.get(0))
 }
 
+/// Whether PostgreSQL still has a backend with this pid.
+async fn backend_alive(pg: &PgCluster, pid: i32) -> anyhow::Result<bool> {
+    let su = pg.client("pms").await?;
+    let n: i64 = su.query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&pid]).await?.get(0);
+    Ok(n > 0)
+}
+
 /// Polls until `servers(pg)` satisfies `ok`, for up to `within`; returns the last count.
 async fn wait_for_servers(pg: &PgCluster, within: Duration, ok: impl Fn(i64) -> bool) -> anyhow::Result<i64> {
     let deadline = Instant::now() + within;
@@ -107,9 +114,7 @@ async fn a_server_past_its_lifetime_is_replaced() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let later: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
     assert_ne!(first, later, "a server older than lifetime_s must be closed, not reused");
-    let su = pg.client("pms").await?;
-    let old_alive: i64 = su.query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&first]).await?.get(0);
-    assert_eq!(old_alive, 0, "the expired server's backend should be gone");
+    assert!(!backend_alive(&pg, first).await?, "the expired server's backend should be gone");
     Ok(())
 }
 
@@ -243,8 +248,6 @@ async fn a_reload_that_shortens_lifetime_retires_servers_already_open() -> anyho
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let later: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
     assert_ne!(first, later, "a server opened before the reload must be retired by the new lifetime_s");
-    let su = pg.client("pms").await?;
-    let old_alive: i64 = su.query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&first]).await?.get(0);
-    assert_eq!(old_alive, 0, "the retired server's backend should be gone");
+    assert!(!backend_alive(&pg, first).await?, "the retired server's backend should be gone");
     Ok(())
 }
