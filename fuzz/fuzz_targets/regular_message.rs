@@ -4,21 +4,22 @@
 //!
 //! Input: the first byte picks where the rest is cut in two, so a message may arrive in two
 //! reads. Checked: nothing panics or hangs; `Ok(None)` consumes nothing; the frames seen and the
-//! final error do not depend on where the input was cut; a renamed Parse or Bind parses back
-//! with every other field unchanged. A panic is how this harness reports a failure, so it
+//! final error do not depend on where the input was cut; the in-place reader (`peek_frame`,
+//! `Query::read`, `BindNames`) agrees with the splitting one; a renamed Parse or Bind parses
+//! back with every other field unchanged. A panic is how this harness reports a failure, so it
 //! panics freely.
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use shardgate::protocol::messages::bind::Bind;
+use shardgate::protocol::messages::bind::{Bind, BindNames};
 use shardgate::protocol::messages::describe::TargetName;
 use shardgate::protocol::messages::error_response::ErrorFields;
 use shardgate::protocol::messages::parse::Parse;
 use shardgate::protocol::messages::query::Query;
 use shardgate::protocol::messages::ready_for_query::TxStatus;
 use shardgate::protocol::messages::{btag, close, command_complete, describe, tag};
-use shardgate::protocol::{split_frame, Frame, ProtocolError};
+use shardgate::protocol::{peek_frame, split_frame, Frame, ProtocolError};
 use shardgate::router::lexer::{statements, Words};
 use shardgate::router::session_command::classify;
 
@@ -51,7 +52,14 @@ fuzz_target!(|data: &[u8]| {
 fn drain(buf: &mut BytesMut, seen: &mut Vec<(u8, Bytes)>) -> Option<ProtocolError> {
     loop {
         let before = buf.len();
-        match split_frame(buf, MAX_MESSAGE) {
+        let peeked = peek_frame(buf, MAX_MESSAGE).map(|f| f.map(|f| (f.tag, Bytes::copy_from_slice(f.bytes))));
+        let split = split_frame(buf, MAX_MESSAGE);
+        match (&peeked, &split) {
+            (Ok(p), Ok(s)) => assert_eq!(*p, s.as_ref().map(|f| (f.tag, f.bytes.clone())), "peek and split differ"),
+            (Err(p), Err(s)) => assert_eq!(p.to_string(), s.to_string(), "peek and split fail differently"),
+            _ => panic!("peek and split disagree: {peeked:?} / {split:?}"),
+        }
+        match split {
             Ok(Some(frame)) => {
                 assert!(buf.len() < before, "a frame consumed no bytes");
                 inspect(&frame);
@@ -72,8 +80,12 @@ fn inspect(frame: &Frame) {
     let body = frame.body();
     match frame.tag {
         tag::QUERY => {
+            let read = Query::read(&body).ok();
             if let Ok(q) = Query::parse(&body) {
+                assert_eq!(read, Some(&q.sql[..]), "Query read in place differs");
                 lex(&q.sql);
+            } else {
+                assert!(read.is_none(), "Query read in place accepts what parse refuses");
             }
         }
         tag::PARSE => {
@@ -163,6 +175,18 @@ fn bind_round_trip(b: &Bind) {
     assert_eq!(&again.statement[..], RENAMED.as_bytes());
     assert_eq!(again.portal, b.portal);
     assert_eq!(again.rest, b.rest);
+    let body = b_body(b);
+    let Ok(names) = BindNames::read(&body) else { panic!("BindNames refuses a Bind that parses") };
+    let mut in_place = BytesMut::new();
+    names.write_renamed(RENAMED, &mut in_place);
+    let mut owned = BytesMut::new();
+    b.write_renamed(RENAMED, &mut owned);
+    assert_eq!(in_place, owned, "renamed in place differs");
+}
+
+/// The body of `b` as the client sent it.
+fn b_body(b: &Bind) -> Vec<u8> {
+    [&b.portal[..], &[0], &b.statement[..], &[0], &b.rest[..]].concat()
 }
 
 /// Describe and Close are written back by name when the proxy renames statements.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::client::Client;
@@ -14,12 +14,13 @@ use super::prepared::PreparedStatement;
 use super::routing::{Decision, PortalAnswer};
 use crate::config::PoolMode;
 use crate::error::{write_error, ClientError};
-use crate::protocol::messages::bind::{Bind, BindNames};
+use crate::protocol::frame::peek_header;
+use crate::protocol::messages::bind::BindNames;
 use crate::protocol::messages::describe::{Target, TargetName};
 use crate::protocol::messages::parse::{Parse, ParseView};
 use crate::protocol::messages::ready_for_query::TxStatus;
 use crate::protocol::messages::{close, describe, query::Query, tag};
-use crate::protocol::{build, split_frame, Frame, ProtocolError};
+use crate::protocol::{build, peek_frame, FrameRef, ProtocolError};
 use crate::router::lexer::statements;
 use crate::router::session_command::{classify, may_affect_session, may_affect_session_single, SessionCommand};
 use crate::router::Params;
@@ -31,7 +32,25 @@ impl Client {
     /// Processes every whole message buffered from the client. `Ok(true)`: the client said
     /// Terminate.
     pub(super) async fn handle_client_frames(&mut self) -> Result<bool, FrontendError> {
-        while let Some(frame) = split_frame(&mut self.rbuf, self.max_message)? {
+        // Messages are read in place and forwarded with one copy each; the buffer is taken
+        // so they can be borrowed while the handlers borrow the client (only `serve` reads
+        // into it), and what was handled is dropped from it once, at the end.
+        let mut buf = std::mem::take(&mut self.rbuf);
+        let mut used = 0;
+        let result = self.handle_frames_in(&buf, &mut used).await;
+        buf.advance(used);
+        if let Ok(Some((_, total))) = peek_header(&buf, self.max_message) {
+            // Room for the rest of a message that is still arriving.
+            buf.reserve(total.saturating_sub(buf.len()));
+        }
+        self.rbuf = buf;
+        result
+    }
+
+    /// Handles the whole messages of `buf`, counting what it has used in `used`.
+    async fn handle_frames_in(&mut self, buf: &[u8], used: &mut usize) -> Result<bool, FrontendError> {
+        while let Some(frame) = peek_frame(buf.get(*used..).unwrap_or_default(), self.max_message)? {
+            *used += frame.bytes.len();
             if self.client_skipping && frame.tag != tag::SYNC {
                 continue;
             }
@@ -48,25 +67,25 @@ impl Client {
                 tag::SYNC => self.on_sync(frame)?,
                 tag::FLUSH => {
                     if self.server.is_some() {
-                        self.send(&frame.bytes);
+                        self.send(frame.bytes);
                     }
                 }
                 tag::COPY_DATA => {
                     // Outside COPY these are ignored, as PostgreSQL does.
                     if self.server.is_some() {
-                        self.send(&frame.bytes);
+                        self.send(frame.bytes);
                     }
                 }
                 tag::COPY_DONE | tag::COPY_FAIL => {
                     if self.server.is_some() {
-                        self.send(&frame.bytes);
+                        self.send(frame.bytes);
                         self.copy_in = false;
                         self.await_reply(Expect::CopyEnd);
                     }
                 }
                 tag::FUNCTION_CALL => {
                     self.ensure_server().await?;
-                    self.send(&frame.bytes);
+                    self.send(frame.bytes);
                     self.queue.push_back(Expect::FunctionCall);
                 }
                 tag::TERMINATE => return Ok(true),
@@ -216,11 +235,11 @@ impl Client {
         }
     }
 
-    async fn on_query(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let q = Query::parse(&frame.body())?;
+    async fn on_query(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
+        let text = Query::read(frame.body())?;
         // A plain statement on an unrouted database needs neither the text nor its words.
-        let affects = may_affect_session(&q.sql);
-        let sql = if affects || self.routing.routes() { std::str::from_utf8(&q.sql).unwrap_or_default() } else { "" };
+        let affects = may_affect_session(text);
+        let sql = if affects || self.routing.routes() { std::str::from_utf8(text).unwrap_or_default() } else { "" };
         let mut effects = Vec::new();
         let mut count = 0usize;
         let lexed = if affects { Some(statements(sql)) } else { None };
@@ -277,15 +296,15 @@ impl Client {
         if let Err(e) = self.ensure_server().await {
             return self.refuse(e, true);
         }
-        self.send(&frame.bytes);
+        self.send(frame.bytes);
         let mark = self.pending.len();
         self.await_reply(Expect::Query { effects, next: 0, pending_mark: mark, internal: false });
         Ok(())
     }
 
-    async fn on_parse(&mut self, frame: Frame) -> Result<(), FrontendError> {
+    async fn on_parse(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
         // Read in place; the owned `Parse` is built only where the statement is kept.
-        let view = ParseView::read(frame.body_slice())?;
+        let view = ParseView::read(frame.body())?;
         let unnamed = view.name.is_empty();
         let effect = if may_affect_session_single(view.sql) {
             let sql = std::str::from_utf8(view.sql).unwrap_or_default();
@@ -302,7 +321,7 @@ impl Client {
             // PQexecParams): an identical one is kept rather than rebuilt.
             let same = self.unnamed.as_ref().is_some_and(|u| u.parse.is(&view));
             if !same {
-                let parse = Parse::parse(&frame.body())?;
+                let parse = Parse::parse(&Bytes::copy_from_slice(frame.body()))?;
                 self.unnamed = Some(Arc::new(PreparedStatement::unnamed(parse, effect.clone())));
             }
             self.unnamed_statement_effect = effect;
@@ -317,11 +336,11 @@ impl Client {
             if unnamed {
                 self.unnamed_statement_effect = effect;
             }
-            self.send(&frame.bytes);
+            self.send(frame.bytes);
             self.await_reply(Expect::Parse { server_name: None, client_name: None, forward: true });
             return Ok(());
         }
-        let parse = Parse::parse(&frame.body())?;
+        let parse = Parse::parse(&Bytes::copy_from_slice(frame.body()))?;
         if self.prepared.contains(&parse.name) {
             let name = String::from_utf8_lossy(&parse.name).into_owned();
             return self.refuse(FrontendError::PreparedExists(name), false);
@@ -385,9 +404,9 @@ impl Client {
         self.mode == PoolMode::Transaction && !name.is_empty()
     }
 
-    async fn on_bind(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        // Read in place; the owned `Bind` is built only to route or rename it.
-        let names = BindNames::read(frame.body_slice())?;
+    async fn on_bind(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
+        // Read in place, and renamed (transaction pooling) straight from the view.
+        let names = BindNames::read(frame.body())?;
         let (unnamed_portal, unnamed_statement) = (names.portal.is_empty(), names.statement.is_empty());
         let renames = self.renames(names.statement);
         if self.routing.routes() {
@@ -396,30 +415,26 @@ impl Client {
                 Decision::Proceed => {}
             }
         }
-        let bind = if renames { Some(Bind::parse(&frame.body())?) } else { None };
-        let effect = match bind {
-            Some(bind) => {
-                let stmt = match self.resolve_statement(&bind.statement).await {
-                    Ok(s) => s,
-                    Err(e) => return self.refuse(e, false),
-                };
-                let mut out = BytesMut::new();
-                if let Some(stmt) = &stmt {
-                    bind.write_renamed(&stmt.server_name, &mut out);
-                }
-                self.send(&out);
-                stmt.and_then(|s| s.effect.clone())
+        let effect = if renames {
+            let stmt = match self.resolve_statement(names.statement).await {
+                Ok(s) => s,
+                Err(e) => return self.refuse(e, false),
+            };
+            let mut out = BytesMut::new();
+            if let Some(stmt) = &stmt {
+                names.write_renamed(&stmt.server_name, &mut out);
             }
-            None => {
-                if let Err(e) = self.ensure_server().await {
-                    return self.refuse(e, false);
-                }
-                self.send(&frame.bytes);
-                if unnamed_statement {
-                    self.unnamed_statement_effect.clone()
-                } else {
-                    None
-                }
+            self.send(&out);
+            stmt.and_then(|s| s.effect.clone())
+        } else {
+            if let Err(e) = self.ensure_server().await {
+                return self.refuse(e, false);
+            }
+            self.send(frame.bytes);
+            if unnamed_statement {
+                self.unnamed_statement_effect.clone()
+            } else {
+                None
             }
         };
         if unnamed_portal {
@@ -429,8 +444,8 @@ impl Client {
         Ok(())
     }
 
-    async fn on_describe(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let d = describe::read(frame.body_slice())?;
+    async fn on_describe(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
+        let d = describe::read(frame.body())?;
         if d.target == Target::Portal && d.name.is_empty() {
             if let Some(PortalAnswer::Scatter(job)) = self.portal_answer.clone() {
                 if let Err(e) = Box::pin(self.scatter_describe(&job)).await {
@@ -460,14 +475,14 @@ impl Client {
             if let Err(e) = self.ensure_server().await {
                 return self.refuse(e, false);
             }
-            self.send(&frame.bytes);
+            self.send(frame.bytes);
         }
         self.await_reply(Expect::Describe);
         Ok(())
     }
 
-    async fn on_execute(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let portal_is_unnamed = frame.body_slice().first() == Some(&0);
+    async fn on_execute(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
+        let portal_is_unnamed = frame.body().first() == Some(&0);
         if portal_is_unnamed {
             match self.portal_answer.take() {
                 Some(PortalAnswer::TxControl(ctl)) => {
@@ -483,11 +498,8 @@ impl Client {
                     return Ok(());
                 }
                 Some(PortalAnswer::Scatter(job)) => {
-                    let max_rows = frame
-                        .body_slice()
-                        .get(1..5)
-                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                        .map_or(0, i32::from_be_bytes);
+                    let max_rows =
+                        frame.body().get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, i32::from_be_bytes);
                     if max_rows != 0 {
                         let e = crate::scatter::ScatterError::unsupported(
                             "fetching a cross-shard read in batches (Execute with a row limit)",
@@ -508,13 +520,13 @@ impl Client {
             return self.refuse(e, false);
         }
         let effect = if portal_is_unnamed { self.unnamed_portal_effect.clone() } else { None };
-        self.send(&frame.bytes);
+        self.send(frame.bytes);
         self.await_reply(Expect::Execute { effect });
         Ok(())
     }
 
-    async fn on_close(&mut self, frame: Frame) -> Result<(), FrontendError> {
-        let c = close::read(frame.body_slice())?;
+    async fn on_close(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
+        let c = close::read(frame.body())?;
         if c.target == Target::Statement && self.renames(c.name) {
             // The server copy stays for other clients; the bounded set closes it eventually.
             self.prepared.remove(c.name);
@@ -533,23 +545,23 @@ impl Client {
         if let Err(e) = self.ensure_server().await {
             return self.refuse(e, false);
         }
-        self.send(&frame.bytes);
+        self.send(frame.bytes);
         self.await_reply(Expect::Close { forward: true });
         Ok(())
     }
 
-    fn on_sync(&mut self, frame: Frame) -> Result<(), FrontendError> {
+    fn on_sync(&mut self, frame: FrameRef<'_>) -> Result<(), FrontendError> {
         self.client_skipping = false;
         self.batch_executed = false;
         self.batch_failed = false;
         self.portal_answer = None;
         if self.copy_in {
             // The server ignores Sync in copy-in mode: it will not answer this one.
-            self.send(&frame.bytes);
+            self.send(frame.bytes);
             return Ok(());
         }
         if self.server.is_some() {
-            self.send(&frame.bytes);
+            self.send(frame.bytes);
             self.await_reply(Expect::Sync { internal: false });
         } else {
             self.synthetic_ready();

@@ -26,6 +26,31 @@ impl Frame {
     }
 }
 
+/// One whole regular message borrowed from the buffer it arrived in: the client path reads
+/// each message in place and forwards it with one copy, so no message becomes a reference
+/// into a shared buffer (an allocation for the first, reference counting for every one).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    pub tag: u8,
+    /// The whole message including the tag and length, ready to forward untouched.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> FrameRef<'a> {
+    /// The body, after the 5-byte header.
+    pub fn body(&self) -> &'a [u8] {
+        self.bytes.get(5..).unwrap_or_default()
+    }
+}
+
+/// The whole message at the front of `buf`, borrowed. `Ok(None)` = wait for more bytes.
+pub fn peek_frame(buf: &[u8], max: u32) -> Result<Option<FrameRef<'_>>, ProtocolError> {
+    let Some((tag, total)) = peek_header(buf, max)? else {
+        return Ok(None);
+    };
+    Ok(buf.get(..total).map(|bytes| FrameRef { tag, bytes }))
+}
+
 /// Reads the header of the message at the front of `buf`: `(tag, total length incl. tag)`.
 /// `Ok(None)` means fewer than 5 bytes are buffered.
 pub fn peek_header(buf: &[u8], max: u32) -> Result<Option<(u8, usize)>, ProtocolError> {
@@ -71,6 +96,15 @@ mod tests {
         let mut b = BytesMut::from(&b"Q\x7f\xff\xff\xff"[..]);
         assert!(matches!(split_frame(&mut b, 100), Err(ProtocolError::TooLarge { .. })));
         assert!(b.capacity() < 1024);
+    }
+
+    #[test]
+    fn frames_are_read_in_place_only_when_whole() {
+        let b = b"S\0\0\0\x04Q\0\0\0\x06x";
+        let f = peek_frame(b, 100).unwrap().unwrap();
+        assert_eq!((f.tag, f.bytes.len(), f.body()), (b'S', 5, &b""[..]));
+        assert!(peek_frame(&b[5..], 100).unwrap().is_none());
+        assert!(matches!(peek_frame(b"Q\0\0\0\x03", 100), Err(ProtocolError::BadLength { .. })));
     }
 
     #[test]

@@ -14,4 +14,4 @@ pub mod messages;
 pub mod startup;
 
 pub use error::ProtocolError;
-pub use frame::{split_frame, Frame};
+pub use frame::{peek_frame, split_frame, Frame, FrameRef};

@@ -34,6 +34,11 @@ impl<'a> BindNames<'a> {
         validate_rest(rest)?;
         Ok(Self { portal, statement, rest })
     }
+
+    /// Writes this Bind naming another statement (as [`Bind::write_renamed`]).
+    pub fn write_renamed(&self, statement: &str, out: &mut BytesMut) {
+        write_bind(self.portal, statement, self.rest, out);
+    }
 }
 
 impl Bind {
@@ -48,16 +53,20 @@ impl Bind {
 
     /// Writes this Bind naming another statement.
     pub fn write_renamed(&self, statement: &str, out: &mut BytesMut) {
-        let len = 4 + self.portal.len() + 1 + statement.len() + 1 + self.rest.len();
-        out.reserve(1 + len);
-        out.put_u8(b'B');
-        out.put_u32(len as u32);
-        out.put_slice(&self.portal);
-        out.put_u8(0);
-        out.put_slice(statement.as_bytes());
-        out.put_u8(0);
-        out.put_slice(&self.rest);
+        write_bind(&self.portal, statement, &self.rest, out);
     }
+}
+
+fn write_bind(portal: &[u8], statement: &str, rest: &[u8], out: &mut BytesMut) {
+    let len = 4 + portal.len() + 1 + statement.len() + 1 + rest.len();
+    out.reserve(1 + len);
+    out.put_u8(b'B');
+    out.put_u32(len as u32);
+    out.put_slice(portal);
+    out.put_u8(0);
+    out.put_slice(statement.as_bytes());
+    out.put_u8(0);
+    out.put_slice(rest);
 }
 
 /// The parameter formats and values of a Bind, borrowed from its body; read only when a

@@ -12,6 +12,11 @@ pub struct Query {
 }
 
 impl Query {
+    /// The SQL text read in place.
+    pub fn read(body: &[u8]) -> Result<&[u8], ProtocolError> {
+        Cursor::new(body, "Query").cstr()
+    }
+
     pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
         let mut c = Cursor::new(body, "Query");
         let sql = c.cstr()?;
