@@ -57,12 +57,17 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
 
-    /// A NUL-terminated string, returned without its terminator. (memchr: every Query and
-    /// Parse has its SQL text scanned here.)
+    /// A NUL-terminated string, returned without its terminator. Names of statements and
+    /// portals are mostly empty (five per extended-protocol transaction from most drivers):
+    /// those are decided by their first byte, without memchr's call and set-up, which scans
+    /// everything else (every Query's and Parse's SQL).
     pub fn cstr(&mut self) -> Result<&'a [u8], ProtocolError> {
         let what = self.what;
-        let pos =
-            memchr::memchr(0, self.buf).ok_or_else(|| ProtocolError::malformed(what, "missing string terminator"))?;
+        let pos = if self.buf.first() == Some(&0) {
+            0
+        } else {
+            memchr::memchr(0, self.buf).ok_or_else(|| ProtocolError::malformed(what, "missing string terminator"))?
+        };
         let (s, rest) = self.buf.split_at(pos);
         self.buf = rest.get(1..).unwrap_or_default();
         Ok(s)
@@ -88,5 +93,29 @@ impl<'a> Cursor<'a> {
     /// Turns a sub-slice of `parent` (which this cursor reads) into a zero-copy `Bytes`.
     pub fn share(parent: &Bytes, sub: &[u8]) -> Bytes {
         parent.slice_ref(sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_of_every_length_end_at_their_terminator() {
+        for len in 0..40 {
+            let mut buf = vec![b'x'; len];
+            buf.extend_from_slice(b"\0rest");
+            let mut c = Cursor::new(&buf, "test");
+            assert_eq!(c.cstr().unwrap().len(), len, "length {len}");
+            assert_eq!(c.remaining(), b"rest", "length {len}");
+        }
+    }
+
+    #[test]
+    fn a_missing_terminator_is_an_error_at_any_length() {
+        for len in 0..40 {
+            let buf = vec![b'x'; len];
+            assert!(Cursor::new(&buf, "test").cstr().is_err(), "length {len}");
+        }
     }
 }
