@@ -18,12 +18,6 @@ impl Frame {
     pub fn body(&self) -> Bytes {
         self.bytes.slice(5.min(self.bytes.len())..)
     }
-
-    /// The body, borrowed: for reading a message without taking a reference to its buffer
-    /// (each `Bytes` view costs an atomic increment and decrement).
-    pub fn body_slice(&self) -> &[u8] {
-        self.bytes.get(5..).unwrap_or_default()
-    }
 }
 
 /// One whole regular message borrowed from the buffer it arrived in: the client path reads

@@ -1,22 +1,14 @@
 //! `Bind`: creates a portal from a statement and parameter values. We only read the names;
 //! the formats and values after them are forwarded as one untouched slice.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use smallvec::SmallVec;
 
 use crate::protocol::cursor::Cursor;
 use crate::protocol::ProtocolError;
 
-#[derive(Debug, Clone)]
-pub struct Bind {
-    pub portal: Bytes,
-    pub statement: Bytes,
-    /// Parameter formats, values and result formats, as sent.
-    pub rest: Bytes,
-}
-
-/// A Bind's names read in place, the rest checked: what the pooler's path needs to forward
-/// a Bind as it came, without taking references to the client's buffer.
+/// A Bind's names read in place, the rest checked: what the proxy needs to forward a Bind
+/// as it came, or renamed, without taking references to the client's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct BindNames<'a> {
     pub portal: &'a [u8],
@@ -25,7 +17,8 @@ pub struct BindNames<'a> {
 }
 
 impl<'a> BindNames<'a> {
-    /// Reads and checks a Bind body exactly as [`Bind::parse`] does.
+    /// Reads and checks a Bind body: a malformed one is refused here rather than by the
+    /// server after the proxy has rewritten it.
     pub fn read(body: &'a [u8]) -> Result<Self, ProtocolError> {
         let mut c = Cursor::new(body, "Bind");
         let portal = c.cstr()?;
@@ -35,38 +28,23 @@ impl<'a> BindNames<'a> {
         Ok(Self { portal, statement, rest })
     }
 
-    /// Writes this Bind naming another statement (as [`Bind::write_renamed`]).
-    pub fn write_renamed(&self, statement: &str, out: &mut BytesMut) {
-        write_bind(self.portal, statement, self.rest, out);
-    }
-}
-
-impl Bind {
-    pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
-        let v = BindNames::read(body)?;
-        Ok(Self {
-            portal: Cursor::share(body, v.portal),
-            statement: Cursor::share(body, v.statement),
-            rest: Cursor::share(body, v.rest),
-        })
+    /// Parameter formats, values and result formats, as sent.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
     }
 
     /// Writes this Bind naming another statement.
     pub fn write_renamed(&self, statement: &str, out: &mut BytesMut) {
-        write_bind(&self.portal, statement, &self.rest, out);
+        let len = 4 + self.portal.len() + 1 + statement.len() + 1 + self.rest.len();
+        out.reserve(1 + len);
+        out.put_u8(b'B');
+        out.put_u32(len as u32);
+        out.put_slice(self.portal);
+        out.put_u8(0);
+        out.put_slice(statement.as_bytes());
+        out.put_u8(0);
+        out.put_slice(self.rest);
     }
-}
-
-fn write_bind(portal: &[u8], statement: &str, rest: &[u8], out: &mut BytesMut) {
-    let len = 4 + portal.len() + 1 + statement.len() + 1 + rest.len();
-    out.reserve(1 + len);
-    out.put_u8(b'B');
-    out.put_u32(len as u32);
-    out.put_slice(portal);
-    out.put_u8(0);
-    out.put_slice(statement.as_bytes());
-    out.put_u8(0);
-    out.put_slice(rest);
 }
 
 /// The parameter formats and values of a Bind, borrowed from its body; read only when a
@@ -133,23 +111,23 @@ fn validate_rest(rest: &[u8]) -> Result<(), ProtocolError> {
 mod tests {
     use super::*;
 
+    const BODY: &[u8] = b"p1\0s1\0\0\0\0\x01\0\0\0\x0242\0\0";
+
     #[test]
     fn renaming_keeps_values() {
-        let body = Bytes::from_static(b"p1\0s1\0\0\0\0\x01\0\0\0\x0242\0\0");
-        let b = Bind::parse(&body).unwrap();
-        assert_eq!(&b.statement[..], b"s1");
+        let b = BindNames::read(BODY).unwrap();
+        assert_eq!((b.portal, b.statement), (&b"p1"[..], &b"s1"[..]));
         let mut out = BytesMut::new();
         b.write_renamed("sg_x", &mut out);
-        let again = Bind::parse(&out.freeze().slice(5..)).unwrap();
-        assert_eq!(&again.statement[..], b"sg_x");
-        assert_eq!(again.rest, b.rest);
+        let again = BindNames::read(&out[5..]).unwrap();
+        assert_eq!((again.portal, again.statement), (&b"p1"[..], &b"sg_x"[..]));
+        assert_eq!(again.rest(), b.rest());
     }
 
     #[test]
     fn truncated_binds_are_errors() {
-        for cut in 0..18 {
-            let body = Bytes::copy_from_slice(&b"p1\0s1\0\0\0\0\x01\0\0\0\x0242\0\0"[..cut]);
-            assert!(Bind::parse(&body).is_err(), "cut {cut}");
+        for cut in 0..BODY.len() {
+            assert!(BindNames::read(&BODY[..cut]).is_err(), "cut {cut}");
         }
     }
 }

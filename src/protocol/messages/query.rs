@@ -18,8 +18,6 @@ impl Query {
     }
 
     pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
-        let mut c = Cursor::new(body, "Query");
-        let sql = c.cstr()?;
-        Ok(Self { sql: Cursor::share(body, sql) })
+        Ok(Self { sql: Cursor::share(body, Self::read(body)?) })
     }
 }
