@@ -78,6 +78,8 @@ def main():
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--mode", default="simple", choices=["simple", "extended", "prepared"])
     ap.add_argument("--targets", default="sg,pb", help="comma-separated, in the order run")
+    ap.add_argument("--rotate", action="store_true",
+                    help="start each round one target later, so no target always runs first")
     ap.add_argument("--extra", action="append", default=[], help="name=port:pid of another pooler")
     ap.add_argument("--user", default="bench")
     ap.add_argument("--database", default="bench")
@@ -100,7 +102,8 @@ def main():
     tps = {t: [] for t in targets}
     print(f"# {args.mode}, {args.clients} clients, {args.seconds} s per run; µs per transaction")
     for r in range(args.rounds):
-        for t in targets:
+        shift = r % len(targets) if args.rotate else 0
+        for t in targets[shift:] + targets[:shift]:
             port, pooler_pid = poolers[t]
             idle0, before, usage0 = idle_ticks(), processes(), resource.getrusage(resource.RUSAGE_CHILDREN)
             run = one_run(args, port)
