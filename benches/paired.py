@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Paired rounds on a held environment, with every process's CPU per transaction.
+"""Paired `pgbench -S` rounds on a held environment, with every process's CPU per transaction.
 
     HOLD=1 OUT=/tmp/hold.md benches/pgbench.sh &        # writes /tmp/hold.env, then waits
     benches/paired.py /tmp/hold.env --rounds 8 --seconds 6 --clients 16 --mode simple
@@ -7,7 +7,8 @@
 Why: on a shared 2-core machine one round's TPS moves by ±10 %, and `pgbench.sh` restarts
 nothing between its targets but interleaves three of them with warm-ups. Here the targets
 alternate back to back on one running environment, and around every pgbench run the script
-reads each process's user and system time and context switches (/proc/<pid>/stat, status),
+reads the user and system time and context switches (/proc/<pid>/stat, status) of the pooler
+and of every process named postgres (backends and background processes alike),
 pgbench's own (rusage of the child) and the machine's idle time (/proc/stat). So a gap in
 TPS can be split into the pooler's CPU, PostgreSQL's backends, pgbench and idle time, per
 transaction. At the end: per pair of targets, the per-round TPS ratios, their geometric mean
