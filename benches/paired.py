@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Paired `pgbench -S` rounds on a held environment, with every process's CPU per transaction.
+"""Paired pgbench rounds (`-S`, or `--script`) on a held environment, with every process's CPU per transaction.
 
     HOLD=1 OUT=/tmp/hold.md benches/pgbench.sh &        # writes /tmp/hold.env, then waits
     benches/paired.py /tmp/hold.env --rounds 8 --seconds 6 --clients 16 --mode simple
@@ -15,7 +15,9 @@ transaction. At the end: per pair of targets, the per-round TPS ratios, their ge
 and a bootstrap 90 % interval of it.
 
 Targets: `sg` (shardgate) and `pb` (PgBouncer) from the env file; `--extra name=port:pid`
-adds another pooler started by hand (e.g. a second shardgate build on the same database).
+adds another pooler started by hand (e.g. a second shardgate build on the same database), and
+`--extra name=port:pid/database@user` another database or user behind one (`bench4`, the four-shard
+database of a `WORKLOAD=tenant` environment, with `--script $WORK/tenant.sql`).
 Linux only; needs pgbench on PATH. Not run in CI.
 """
 import argparse
@@ -65,9 +67,10 @@ def delta(before, after, pids):
     return total
 
 
-def one_run(args, port):
-    cmd = ["pgbench", "-n", "-S", "-M", args.mode, "-c", str(args.clients), "-j", str(min(2, args.clients)),
-           "-T", str(args.seconds), "-h", "127.0.0.1", "-p", str(port), "-U", args.user, args.database]
+def one_run(args, port, database, user):
+    workload = ["-f", args.script] if args.script else ["-S"]
+    cmd = ["pgbench", "-n", *workload, "-M", args.mode, "-c", str(args.clients), "-j", str(min(2, args.clients)),
+           "-T", str(args.seconds), "-h", "127.0.0.1", "-p", str(port), "-U", user, database]
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
@@ -81,33 +84,42 @@ def main():
     ap.add_argument("--targets", default="sg,pb", help="comma-separated, in the order run")
     ap.add_argument("--rotate", action="store_true",
                     help="start each round one target later, so no target always runs first")
-    ap.add_argument("--extra", action="append", default=[], help="name=port:pid of another pooler")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="name=port:pid[/database[@user]] of another pooler, or another database or user "
+                         "behind one")
+    ap.add_argument("--script", help="a pgbench script (-f) instead of -S, e.g. $WORK/tenant.sql")
+    ap.add_argument("--groups", help="comma-separated target-name prefixes, e.g. one,four: also print "
+                    "each group's best target (highest median TPS) and the ratio of every later "
+                    "group's best to the first group's")
     ap.add_argument("--user", default="bench")
     ap.add_argument("--database", default="bench")
     args = ap.parse_args()
 
     env = dict(kv.split("=", 1) for kv in open(args.env).read().split())
-    poolers = {"sg": (env["SG_PORT"], int(env["SG_PID"])), "pb": (env["PB_PORT"], int(env.get("PB_PID") or -1))}
+    poolers = {"sg": (env["SG_PORT"], int(env["SG_PID"]), args.database, args.user),
+               "pb": (env["PB_PORT"], int(env.get("PB_PID") or -1), args.database, args.user)}
     for extra in args.extra:
         name, rest = extra.split("=", 1)
-        port, pid = rest.split(":")
-        poolers[name] = (port, int(pid))
+        port, rest = rest.split(":")
+        pid, _, rest = rest.partition("/")
+        database, _, user = rest.partition("@")
+        poolers[name] = (port, int(pid), database or args.database, user or args.user)
     targets = args.targets.split(",")
     os.environ.setdefault("PGPASSWORD", "bench")
     os.environ.setdefault("PGSSLMODE", "disable")
     os.environ.setdefault("PGGSSENCMODE", "disable")
 
     for t in targets:  # warm every target's pool and caches once, unmeasured
-        one_run(argparse.Namespace(**{**vars(args), "seconds": 2}), poolers[t][0])
+        one_run(argparse.Namespace(**{**vars(args), "seconds": 2}), *poolers[t][0:1], *poolers[t][2:])
 
     tps = {t: [] for t in targets}
     print(f"# {args.mode}, {args.clients} clients, {args.seconds} s per run; µs per transaction")
     for r in range(args.rounds):
         shift = r % len(targets) if args.rotate else 0
         for t in targets[shift:] + targets[:shift]:
-            port, pooler_pid = poolers[t]
+            port, pooler_pid, database, user = poolers[t]
             idle0, before, usage0 = idle_ticks(), processes(), resource.getrusage(resource.RUSAGE_CHILDREN)
-            run = one_run(args, port)
+            run = one_run(args, port, database, user)
             after, idle1, usage1 = processes(), idle_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN)
             m = re.search(r"tps = ([\d.]+)", run.stdout)
             if not m:
@@ -135,6 +147,19 @@ def main():
             rounds = " ".join(f"{math.exp(x):.2f}" for x in logs)
             print(f"{a}/{b}: geometric mean {math.exp(statistics.mean(logs)):.3f}, 90 % [{lo:.3f}, {hi:.3f}]; "
                   f"rounds {rounds}")
+
+
+    if args.groups:
+        medians = {t: statistics.median(v) for t, v in tps.items()}
+        print("median TPS: " + " ".join(f"{t} {m:.0f}" for t, m in medians.items()))
+        best = []
+        for prefix in args.groups.split(","):
+            group = [t for t in targets if t.startswith(prefix)]
+            if group:
+                best.append(max(group, key=medians.get))
+        for b in best[1:]:
+            print(f"best {b} / best {best[0]}: {medians[b] / medians[best[0]]:.3f} "
+                  f"({medians[b]:.0f} / {medians[best[0]]:.0f} TPS)")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@
 #                   for the 10-million-row figure)
 #   SHARD_POOL_SIZE server connections per shard for `sharded` [POOL_SIZE/4: the four
 #                   shards share one PostgreSQL, so equal totals compare the proxies fairly]
+#   SWEEP_POOL_SIZES  also create a shardgate user `pool<n>` (password bench) whose pool has n
+#                   server connections per shard, for each n listed (benches/pool-sweep.sh) []
 #   PING_AFTER_IDLE_MS  shardgate's pool.ping_after_idle_ms [its default, 1000]
 #   WORKERS         shardgate's runtime threads (`workers:`) [its default: 1 on ≤ 2 cores]
 #   HOLD=1          start PostgreSQL, shardgate and PgBouncer, write their ports and PIDs to
@@ -236,6 +238,10 @@ users:
     server_user: bench
     server_password: bench
     pool_size: $SHARD_POOL_SIZE
+$(for n in ${SWEEP_POOL_SIZES:-}; do
+    printf '  - name: pool%s\n    password: bench\n    auth: scram-sha-256\n' "$n"
+    printf '    server_user: bench\n    server_password: bench\n    pool_size: %s\n' "$n"
+done)
 pool:
   mode: transaction
   size: $POOL_SIZE
