@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Paired pgbench rounds (`-S`, or `--script`) on a held environment, with every process's CPU per transaction.
+"""Paired pgbench rounds (`-S` or `--script`) on a held environment, with every process's CPU
+per transaction.
 
     HOLD=1 OUT=/tmp/hold.md benches/pgbench.sh &        # writes /tmp/hold.env, then waits
     benches/paired.py /tmp/hold.env --rounds 8 --seconds 6 --clients 16 --mode simple
@@ -75,7 +76,7 @@ def one_run(args, port, database, user):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("env", help="the .env file pgbench.sh HOLD=1 wrote")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--seconds", type=int, default=6)
@@ -109,8 +110,10 @@ def main():
     os.environ.setdefault("PGSSLMODE", "disable")
     os.environ.setdefault("PGGSSENCMODE", "disable")
 
+    warm = argparse.Namespace(**{**vars(args), "seconds": 2})
     for t in targets:  # warm every target's pool and caches once, unmeasured
-        one_run(argparse.Namespace(**{**vars(args), "seconds": 2}), *poolers[t][0:1], *poolers[t][2:])
+        port, _, database, user = poolers[t]
+        one_run(warm, port, database, user)
 
     tps = {t: [] for t in targets}
     print(f"# {args.mode}, {args.clients} clients, {args.seconds} s per run; µs per transaction")
@@ -147,7 +150,6 @@ def main():
             rounds = " ".join(f"{math.exp(x):.2f}" for x in logs)
             print(f"{a}/{b}: geometric mean {math.exp(statistics.mean(logs)):.3f}, 90 % [{lo:.3f}, {hi:.3f}]; "
                   f"rounds {rounds}")
-
 
     if args.groups:
         medians = {t: statistics.median(v) for t, v in tps.items()}
