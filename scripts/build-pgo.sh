@@ -11,7 +11,7 @@
 # thousand instructions spread over tokio, the router and the pool, and the compiler cannot
 # tell the hot branches from the cold ones. With the profile it lays hot code together and
 # inlines by measured counts. On the 2-core bench host that cut shardgate's user CPU per
-# transaction by a quarter to a third (docs/performance.md, "Profile-guided build").
+# transaction by a fifth to two fifths (docs/performance.md, "Profile-guided build").
 #
 # Training: benches/pgbench.sh, short, through the instrumented binary: pgbench -S in all
 # three query modes (simple, extended, prepared), then the tenant workload over one and four
