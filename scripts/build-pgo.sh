@@ -58,8 +58,8 @@ train() {
     env "$@" LLVM_PROFILE_FILE="$PGO/profiles/run/shardgate-%p.profraw" \
         CARGO_TARGET_DIR="$PGO/train" SKIP_BUILD=1 DURATION=3 ROUNDS=1 WARMUP=1 \
         CLIENTS="1 16 64" MODES="simple extended prepared" CONNECT_CLIENTS=4 \
-        OUT="$PGO/train-${1#WORKLOAD=}.md" "$REPO/benches/pgbench.sh" >"$PGO/train.log" 2>&1 \
-        || { tail -n 20 "$PGO/train.log" >&2; die "training run failed (log: $PGO/train.log)"; }
+        OUT="$PGO/train-${1#WORKLOAD=}.md" "$REPO/benches/pgbench.sh" >"$PGO/train-${1#WORKLOAD=}.log" 2>&1 \
+        || { tail -n 20 "$PGO/train-${1#WORKLOAD=}.log" >&2; die "training run failed (log: $PGO/train-${1#WORKLOAD=}.log)"; }
 }
 train WORKLOAD=select-only
 train WORKLOAD=tenant TENANTS=20000 SCATTER=1
