@@ -54,12 +54,13 @@ CARGO_TARGET_DIR=$PGO/train RUSTFLAGS="-Cprofile-generate=$PGO/profiles/build" \
 # The instrumented shardgate writes its profile when it exits (pgbench.sh stops it with
 # SIGTERM, a graceful shutdown). LLVM_PROFILE_FILE names one file per process (%p).
 train() {
+    local name=${1#WORKLOAD=}
     say "training run: $*"
     env "$@" LLVM_PROFILE_FILE="$PGO/profiles/run/shardgate-%p.profraw" \
         CARGO_TARGET_DIR="$PGO/train" SKIP_BUILD=1 DURATION=3 ROUNDS=1 WARMUP=1 \
         CLIENTS="1 16 64" MODES="simple extended prepared" CONNECT_CLIENTS=4 \
-        OUT="$PGO/train-${1#WORKLOAD=}.md" "$REPO/benches/pgbench.sh" >"$PGO/train-${1#WORKLOAD=}.log" 2>&1 \
-        || { tail -n 20 "$PGO/train-${1#WORKLOAD=}.log" >&2; die "training run failed (log: $PGO/train-${1#WORKLOAD=}.log)"; }
+        OUT="$PGO/train-$name.md" "$REPO/benches/pgbench.sh" >"$PGO/train-$name.log" 2>&1 \
+        || { tail -n 20 "$PGO/train-$name.log" >&2; die "training run failed (log: $PGO/train-$name.log)"; }
 }
 train WORKLOAD=select-only
 train WORKLOAD=tenant TENANTS=20000 SCATTER=1
